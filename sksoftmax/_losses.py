@@ -1,0 +1,451 @@
+"""Loss objects for softmax regression: a public protocol and the built-ins.
+
+Every loss maps targets ``y_true`` (one-hot or soft labels, shape
+``(n_samples, n_classes)``) and logits ``raw_prediction`` (same shape and dtype)
+to per-sample losses and to their gradient with respect to the logits. The
+probabilities are always ``softmax(raw_prediction)``.
+"""
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+__all__ = [
+    "AbsoluteErrorLoss",
+    "BaseLoss",
+    "CrossEntropyLoss",
+    "FocalLoss",
+    "HuberLoss",
+    "SquaredErrorLoss",
+    "log_softmax",
+    "softmax",
+]
+
+
+def log_softmax(raw_prediction):
+    """Stable log of the softmax along axis 1 (log-sum-exp with a max shift).
+
+    Parameters
+    ----------
+    raw_prediction : ndarray of shape (n_samples, n_classes)
+        Logits.
+
+    Returns
+    -------
+    log_proba : ndarray of shape (n_samples, n_classes)
+        Log-probabilities, finite for any finite logits, in the input dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksoftmax.losses import log_softmax
+    >>> log_softmax(np.array([[0.0, 1e4]]))
+    array([[-10000.,      0.]])
+    """
+    shifted = raw_prediction - raw_prediction.max(axis=1, keepdims=True)
+    shifted -= np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return shifted
+
+
+def softmax(raw_prediction):
+    """Softmax along axis 1, computed without overflow.
+
+    Parameters
+    ----------
+    raw_prediction : ndarray of shape (n_samples, n_classes)
+        Logits.
+
+    Returns
+    -------
+    proba : ndarray of shape (n_samples, n_classes)
+        Probabilities: each row is non-negative and sums to one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksoftmax.losses import softmax
+    >>> softmax(np.array([[0.0, 0.0], [-1e4, 1e4]]))
+    array([[0.5, 0.5],
+           [0. , 1. ]])
+    """
+    proba = raw_prediction - raw_prediction.max(axis=1, keepdims=True)
+    np.exp(proba, out=proba)
+    proba /= proba.sum(axis=1, keepdims=True)
+    return proba
+
+
+def _through_softmax(proba, grad_proba):
+    """Chain a gradient with respect to the probabilities back to the logits.
+
+    The softmax Jacobian is ``diag(p) - p p^T``, so the product is
+    ``p * (g - <p, g>)`` row by row: no ``(n_classes, n_classes)`` matrix is built.
+    """
+    return proba * (grad_proba - (proba * grad_proba).sum(axis=1, keepdims=True))
+
+
+class BaseLoss(BaseEstimator):
+    """Base class of the losses that :class:`~sksoftmax.SoftmaxRegression` takes.
+
+    A loss maps targets and logits to one loss per sample and to the gradient of
+    each sample's loss with respect to its logits. The model's probabilities are
+    ``softmax(raw_prediction)``; a loss of probabilities chains its gradient
+    through the softmax Jacobian itself.
+
+    A subclass implements :meth:`loss` and :meth:`gradient`; it may override
+    :meth:`loss_gradient` when both share work (the estimator calls it once per
+    minibatch). Parameters of the loss are ``__init__`` keyword arguments stored
+    unchanged, as for scikit-learn estimators, so losses can be cloned, pickled
+    and searched over (``GridSearchCV(..., {"loss__delta": [0.1, 0.5]})``).
+    Sample and class weights are applied by the estimator, not by the loss.
+
+    Any object with ``loss`` and ``gradient`` methods of these signatures is
+    accepted; subclassing only adds the helpers below.
+
+    Attributes
+    ----------
+    differentiable : bool
+        Whether the loss is differentiable everywhere. When False,
+        :meth:`gradient` returns a subgradient.
+
+    See Also
+    --------
+    CrossEntropyLoss : The default loss.
+
+    Notes
+    -----
+    Shapes and dtypes: ``y_true`` and ``raw_prediction`` are both
+    ``(n_samples, n_classes)`` arrays of the same floating dtype (float32 or
+    float64); :meth:`loss` returns ``(n_samples,)`` and :meth:`gradient`
+    ``(n_samples, n_classes)``, in that dtype. ``y_true`` is one-hot for hard
+    labels; any rows of non-negative numbers that sum to one (soft labels) are
+    valid too.
+
+    Examples
+    --------
+    A mean absolute error on the log-probabilities, written from scratch:
+
+    >>> import numpy as np
+    >>> from sksoftmax.losses import BaseLoss, log_softmax, softmax
+    >>> class NegLogLikelihood(BaseLoss):
+    ...     def loss(self, y_true, raw_prediction):
+    ...         return -(y_true * log_softmax(raw_prediction)).sum(axis=1)
+    ...     def gradient(self, y_true, raw_prediction):
+    ...         return softmax(raw_prediction) - y_true
+    >>> y_true = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> logits = np.zeros((2, 2))
+    >>> NegLogLikelihood()(y_true, logits).round(4)
+    np.float64(0.6931)
+    """
+
+    differentiable = True
+
+    def loss(self, y_true, raw_prediction):
+        """Per-sample loss.
+
+        Parameters
+        ----------
+        y_true : ndarray of shape (n_samples, n_classes)
+            One-hot or soft-label targets.
+        raw_prediction : ndarray of shape (n_samples, n_classes)
+            Logits.
+
+        Returns
+        -------
+        loss : ndarray of shape (n_samples,)
+            The loss of each sample.
+        """
+        raise NotImplementedError
+
+    def gradient(self, y_true, raw_prediction):
+        """Gradient of each sample's loss with respect to its logits.
+
+        Parameters
+        ----------
+        y_true : ndarray of shape (n_samples, n_classes)
+            One-hot or soft-label targets.
+        raw_prediction : ndarray of shape (n_samples, n_classes)
+            Logits.
+
+        Returns
+        -------
+        gradient : ndarray of shape (n_samples, n_classes)
+            Row ``i`` is the gradient of ``loss[i]`` with respect to
+            ``raw_prediction[i]``.
+        """
+        raise NotImplementedError
+
+    def loss_gradient(self, y_true, raw_prediction):
+        """Per-sample loss and gradient in one call.
+
+        Parameters
+        ----------
+        y_true : ndarray of shape (n_samples, n_classes)
+            One-hot or soft-label targets.
+        raw_prediction : ndarray of shape (n_samples, n_classes)
+            Logits.
+
+        Returns
+        -------
+        loss : ndarray of shape (n_samples,)
+            The loss of each sample.
+        gradient : ndarray of shape (n_samples, n_classes)
+            The gradient of each sample's loss with respect to its logits.
+        """
+        return self.loss(y_true, raw_prediction), self.gradient(y_true, raw_prediction)
+
+    def __call__(self, y_true, raw_prediction, sample_weight=None):
+        """Weighted mean loss.
+
+        Parameters
+        ----------
+        y_true : ndarray of shape (n_samples, n_classes)
+            One-hot or soft-label targets.
+        raw_prediction : ndarray of shape (n_samples, n_classes)
+            Logits.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples; None weighs them equally.
+
+        Returns
+        -------
+        loss : float
+            The (weighted) mean of :meth:`loss`.
+        """
+        return np.average(self.loss(y_true, raw_prediction), weights=sample_weight)
+
+
+class CrossEntropyLoss(BaseLoss):
+    r"""Cross-entropy of the softmax probabilities (multinomial log loss).
+
+    :math:`\ell(y, z) = \log \sum_k e^{z_k} - \sum_k \tilde y_k z_k` with
+    :math:`\tilde y = (1 - \varepsilon) y + \varepsilon / K`; its gradient with
+    respect to the logits is :math:`\operatorname{softmax}(z) - \tilde y`.
+
+    Parameters
+    ----------
+    label_smoothing : float, default=0.0
+        :math:`\varepsilon` in [0, 1): the weight moved from the target class to
+        a uniform distribution over the ``K`` classes, which keeps logits from
+        growing without bound on separable data.
+
+    See Also
+    --------
+    FocalLoss : Cross-entropy that down-weights well-classified samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksoftmax.losses import CrossEntropyLoss
+    >>> y_true = np.array([[1.0, 0.0, 0.0]])
+    >>> CrossEntropyLoss().loss(y_true, np.array([[1e4, 0.0, 0.0]]))
+    array([0.])
+    """
+
+    def __init__(self, label_smoothing=0.0):
+        self.label_smoothing = label_smoothing
+
+    def _smoothed(self, y_true):
+        if not self.label_smoothing:
+            return y_true
+        eps = self.label_smoothing
+        return (1 - eps) * y_true + eps / y_true.shape[1]
+
+    def loss(self, y_true, raw_prediction):
+        return -(self._smoothed(y_true) * log_softmax(raw_prediction)).sum(axis=1)
+
+    def gradient(self, y_true, raw_prediction):
+        return softmax(raw_prediction) - self._smoothed(y_true)
+
+    def loss_gradient(self, y_true, raw_prediction):
+        target = self._smoothed(y_true)
+        log_proba = log_softmax(raw_prediction)
+        loss = -(target * log_proba).sum(axis=1)
+        np.exp(log_proba, out=log_proba)
+        log_proba -= target
+        return loss, log_proba
+
+
+class _ResidualLoss(BaseLoss):
+    """A loss summed over classes of the residuals ``softmax(z) - y``.
+
+    Subclasses give the loss of a residual and its derivative; the chain through
+    the softmax Jacobian lives here once.
+    """
+
+    def _residual_loss(self, residual):
+        raise NotImplementedError
+
+    def _residual_derivative(self, residual):
+        raise NotImplementedError
+
+    def loss(self, y_true, raw_prediction):
+        return self._residual_loss(softmax(raw_prediction) - y_true).sum(axis=1)
+
+    def gradient(self, y_true, raw_prediction):
+        return self.loss_gradient(y_true, raw_prediction)[1]
+
+    def loss_gradient(self, y_true, raw_prediction):
+        proba = softmax(raw_prediction)
+        residual = proba - y_true
+        loss = self._residual_loss(residual).sum(axis=1)
+        return loss, _through_softmax(proba, self._residual_derivative(residual))
+
+
+class SquaredErrorLoss(_ResidualLoss):
+    r"""Squared error between the probabilities and the targets (Brier score).
+
+    :math:`\ell(y, z) = \sum_k (p_k - y_k)^2` with
+    :math:`p = \operatorname{softmax}(z)`, the multiclass Brier score. Its
+    gradient with respect to the logits is
+    :math:`J^\top 2 (p - y)`, :math:`J = \operatorname{diag}(p) - p p^\top`.
+    Bounded in [0, 2], so single mislabelled samples weigh less than with the
+    cross-entropy, but it also learns more slowly from confident mistakes.
+
+    See Also
+    --------
+    HuberLoss : Squared near zero, linear further out.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksoftmax.losses import SquaredErrorLoss
+    >>> SquaredErrorLoss().loss(np.array([[1.0, 0.0]]), np.zeros((1, 2)))
+    array([0.5])
+    """
+
+    def _residual_loss(self, residual):
+        return residual**2
+
+    def _residual_derivative(self, residual):
+        return 2 * residual
+
+
+class AbsoluteErrorLoss(_ResidualLoss):
+    r"""Absolute error (L1) between the probabilities and the targets.
+
+    :math:`\ell(y, z) = \sum_k |p_k - y_k|`, which for a one-hot target is
+    :math:`2 (1 - p_y)`. Its (sub)gradient with respect to the logits is
+    :math:`J^\top \operatorname{sign}(p - y)`. The most robust of the built-ins
+    to label noise, and the slowest to train: its gradient vanishes both for
+    confident right and confident wrong predictions.
+
+    See Also
+    --------
+    SquaredErrorLoss : The squared residuals instead of their absolute values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksoftmax.losses import AbsoluteErrorLoss
+    >>> AbsoluteErrorLoss().loss(np.array([[1.0, 0.0]]), np.zeros((1, 2)))
+    array([1.])
+    """
+
+    differentiable = False
+
+    def _residual_loss(self, residual):
+        return np.abs(residual)
+
+    def _residual_derivative(self, residual):
+        return np.sign(residual)
+
+
+class HuberLoss(_ResidualLoss):
+    r"""Huber loss of the residuals between the probabilities and the targets.
+
+    For each class, :math:`h(r) = r^2 / 2` when :math:`|r| \le \delta` and
+    :math:`\delta (|r| - \delta / 2)` beyond, with :math:`r = p_k - y_k`; the loss
+    sums :math:`h` over classes. Its gradient with respect to the logits is
+    :math:`J^\top \operatorname{clip}(r, -\delta, \delta)`. Residuals lie in
+    [-1, 1], so ``delta >= 1`` gives half the squared error and small ``delta``
+    approaches ``delta`` times the absolute error.
+
+    Parameters
+    ----------
+    delta : float, default=0.5
+        The residual beyond which the loss grows linearly; must be positive.
+
+    See Also
+    --------
+    SquaredErrorLoss : The limit of large ``delta`` (up to a factor 2).
+    AbsoluteErrorLoss : The limit of small ``delta`` (up to a factor ``delta``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksoftmax.losses import HuberLoss
+    >>> HuberLoss(delta=0.25).loss(np.array([[1.0, 0.0]]), np.zeros((1, 2)))
+    array([0.1875])
+    """
+
+    def __init__(self, delta=0.5):
+        self.delta = delta
+
+    def _residual_loss(self, residual):
+        abs_residual = np.abs(residual)
+        quadratic = np.minimum(abs_residual, self.delta)
+        return quadratic * (abs_residual - 0.5 * quadratic)
+
+    def _residual_derivative(self, residual):
+        return np.clip(residual, -self.delta, self.delta)
+
+
+class FocalLoss(BaseLoss):
+    r"""Focal loss: cross-entropy that down-weights well-classified samples.
+
+    :math:`\ell(y, z) = -\sum_k y_k (1 - p_k)^\gamma \log p_k` (Lin et al., 2017).
+    ``gamma=0`` is the cross-entropy; larger ``gamma`` focuses training on the
+    hard samples. The gradient is computed from log-probabilities, so it stays
+    finite for any finite logits.
+
+    Parameters
+    ----------
+    gamma : float, default=2.0
+        The focusing exponent, non-negative.
+
+    See Also
+    --------
+    CrossEntropyLoss : The case ``gamma=0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksoftmax.losses import FocalLoss
+    >>> FocalLoss(gamma=2.0).loss(np.array([[1.0, 0.0]]), np.zeros((1, 2))).round(4)
+    array([0.1733])
+    """
+
+    def __init__(self, gamma=2.0):
+        self.gamma = gamma
+
+    def loss(self, y_true, raw_prediction):
+        log_proba = log_softmax(raw_prediction)
+        return -(y_true * (-np.expm1(log_proba)) ** self.gamma * log_proba).sum(axis=1)
+
+    def gradient(self, y_true, raw_prediction):
+        return self.loss_gradient(y_true, raw_prediction)[1]
+
+    def loss_gradient(self, y_true, raw_prediction):
+        log_proba = log_softmax(raw_prediction)
+        proba = np.exp(log_proba)
+        complement = -np.expm1(log_proba)  # 1 - p, accurate when p is near 1
+        focal = complement**self.gamma
+        loss = -(y_true * focal * log_proba).sum(axis=1)
+        # p_k * dloss/dp_k, written without 1/p_k. (1 - p)^(gamma - 1) is taken as
+        # focal / (1 - p): it multiplies p log p, which -> 0 as p -> 1.
+        tiny = np.finfo(proba.dtype).tiny
+        gamma_term = self.gamma * focal / np.maximum(complement, tiny)
+        scaled = y_true * (gamma_term * proba * log_proba - focal)
+        return loss, scaled - proba * scaled.sum(axis=1, keepdims=True)
+
+
+# Names accepted by ``SoftmaxRegression(loss=...)``: scikit-learn's names first,
+# then short aliases.
+LOSSES = {
+    "log_loss": CrossEntropyLoss,
+    "cross_entropy": CrossEntropyLoss,
+    "squared_error": SquaredErrorLoss,
+    "mse": SquaredErrorLoss,
+    "absolute_error": AbsoluteErrorLoss,
+    "l1": AbsoluteErrorLoss,
+    "huber": HuberLoss,
+    "focal": FocalLoss,
+}

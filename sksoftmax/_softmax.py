@@ -1,0 +1,834 @@
+"""SoftmaxRegression: multinomial logistic regression trained by minibatch SGD."""
+
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state, compute_class_weight, gen_batches
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import (
+    _check_partial_fit_first_call,
+    check_classification_targets,
+)
+from sklearn.utils.sparsefuncs import mean_variance_axis
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from sksoftmax._losses import LOSSES, log_softmax, softmax
+
+# Steps are taken on internally standardized features; "auto" gives each sample
+# a step of AUTO_STEP / (mean squared norm of a standardized sample).
+AUTO_STEP = 16.0
+# A feature's variance is floored at this fraction of the mean variance, so that
+# nearly constant features (image corners) do not get huge steps.
+VARIANCE_FLOOR = 1e-2
+# The cosine schedule anneals to this fraction of eta0.
+COSINE_FLOOR = 1e-2
+# Rows converted at once when non-float input is cast for prediction or moments.
+CHUNK_ELEMENTS = 2**20
+
+
+def _compute_dtype(X):
+    """float32/float64 stay as they are; small integers (images) fit in float32."""
+    if X.dtype in (np.float32, np.float64):
+        return X.dtype.type
+    return np.float32 if X.dtype.itemsize <= 2 else np.float64
+
+
+def _row_chunks(n_rows, n_features):
+    """Slices of rows holding about CHUNK_ELEMENTS values each."""
+    return gen_batches(n_rows, max(1, CHUNK_ELEMENTS // max(n_features, 1)))
+
+
+def _moments(X):
+    """Count, mean and sum of squared deviations of each feature (float64)."""
+    n = X.shape[0]
+    if sp.issparse(X):
+        mean, var = mean_variance_axis(X, axis=0)
+        return n, mean.astype(np.float64), var.astype(np.float64) * n
+    mean = X.mean(axis=0, dtype=np.float64)
+    m2 = np.zeros_like(mean)
+    for rows in _row_chunks(*X.shape):  # chunks bound the float64 temporaries
+        diff = X[rows] - mean
+        m2 += np.einsum("ij,ij->j", diff, diff)
+    return n, mean, m2
+
+
+def _merge_moments(a, b):
+    """Combine two (count, mean, m2) summaries (Chan et al.'s parallel update)."""
+    n_a, mean_a, m2_a = a
+    n_b, mean_b, m2_b = b
+    n = n_a + n_b
+    delta = mean_b - mean_a
+    return n, mean_a + delta * (n_b / n), m2_a + m2_b + delta**2 * (n_a * n_b / n)
+
+
+class _SGDState:
+    """Everything the optimizer carries between epochs and partial_fit calls.
+
+    ``coef`` (n_classes, n_features) and ``intercept`` hold one logit per class,
+    also for two classes. Updates are preconditioned by the feature moments: a
+    step is plain SGD on the centred features divided by their standard
+    deviation, mapped back to the original coordinates. The fitted model does not
+    depend on it, only the path to it does.
+    """
+
+    def __init__(self, coef, intercept, random_state):
+        self.coef = coef
+        self.intercept = intercept
+        self.velocity_coef = np.zeros_like(coef)
+        self.velocity_intercept = np.zeros_like(intercept)
+        self.average_coef = None
+        self.average_intercept = None
+        self.n_averaged = 0
+        self.moments = None
+        self.epochs_done = 0
+        self.eta_factor = 1.0  # lowered by the "adaptive" schedule
+        self.rng = random_state
+
+    def update_preconditioner(self, X, fit_intercept):
+        moments = _moments(X)
+        if self.moments is not None:
+            moments = _merge_moments(self.moments, moments)
+        self.moments = moments
+        n, mean, m2 = moments
+        second = m2 / n
+        if fit_intercept:
+            center = mean
+        else:  # without an intercept to absorb it, the mean cannot be removed
+            second = second + mean**2
+            center = np.zeros_like(mean)
+        floor = VARIANCE_FLOOR * second.mean()
+        scale = 1.0 / np.maximum(second, floor if floor > 0 else 1.0)
+        dtype = self.coef.dtype
+        self.center = center.astype(dtype)
+        self.scale = scale.astype(dtype)
+        self.standardized_norm2 = max(float(second @ scale), 1.0)
+
+
+class SoftmaxRegression(ClassifierMixin, BaseEstimator):
+    """Multinomial (softmax) logistic regression trained by minibatch SGD.
+
+    One weight vector per class, probabilities ``softmax(X @ coef_.T +
+    intercept_)``, trained by vectorized minibatch stochastic gradient descent
+    with momentum on a pluggable loss. Steps are preconditioned by the features'
+    means and variances, so the defaults train well on raw data (``uint8``
+    pixels, unscaled counts) as well as on standardized data.
+
+    The objective is the mean sample loss plus ``alpha`` times the penalty, as
+    for :class:`~sklearn.linear_model.SGDClassifier`; the L2 penalty is
+    ``0.5 * ||coef||^2`` and the intercept is not penalized. With
+    ``penalty="l2"`` its optimum is that of
+    ``LogisticRegression(C=1 / (alpha * n_samples))``.
+
+    Parameters
+    ----------
+    loss : str or loss object, default="log_loss"
+        The loss: ``"log_loss"`` (cross-entropy, alias ``"cross_entropy"``),
+        ``"squared_error"`` (``"mse"``), ``"absolute_error"`` (``"l1"``),
+        ``"huber"``, ``"focal"``, or any object with ``loss`` and ``gradient``
+        methods, such as the classes of :mod:`sksoftmax.losses`. The object is
+        never modified; the loss used is stored in ``loss_function_``.
+
+    penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
+        The regularization term. L1 is applied by a proximal (soft-threshold)
+        step after each update, so coefficients can become exactly zero.
+
+    alpha : float, default=1e-4
+        Multiplier of the penalty; non-negative.
+
+    l1_ratio : float, default=0.15
+        Share of L1 in the elastic net, in [0, 1]; used with
+        ``penalty="elasticnet"`` only.
+
+    fit_intercept : bool, default=True
+        Whether to learn one intercept per class.
+
+    batch_size : int or "auto", default="auto"
+        Samples per minibatch; "auto" is ``min(256, n_samples)``. Larger batches
+        are a little faster per epoch and need more epochs.
+
+    max_iter : int, default=6
+        Number of epochs (passes over the training data). It is also the length
+        of the ``"cosine"`` schedule, which ends its annealing at the last epoch.
+
+    tol : float or None, default=1e-4
+        The stopping rule: training stops when the training loss (or, with
+        ``early_stopping``, the validation accuracy) has not improved by at least
+        ``tol`` for ``n_iter_no_change`` consecutive epochs. None disables it.
+
+    n_iter_no_change : int, default=5
+        Number of epochs without improvement that the stopping rule waits.
+
+    early_stopping : bool, default=False
+        Whether to hold out ``validation_fraction`` of the training data
+        (stratified), score it after each epoch and, at the end, restore the
+        coefficients of the best epoch.
+
+    validation_fraction : float, default=0.1
+        Share of the training data held out for early stopping, in (0, 1).
+
+    learning_rate : {"cosine", "constant", "invscaling", "adaptive"}, \
+            default="cosine"
+        The step-size schedule, in epochs ``e`` (fractional within an epoch):
+
+        - ``"cosine"``: ``eta0 * (0.01 + 0.99 * (1 + cos(pi * e / max_iter)) / 2)``,
+          annealing to ``eta0 / 100`` over ``max_iter`` epochs;
+        - ``"constant"``: ``eta0``;
+        - ``"invscaling"``: ``eta0 / (1 + e) ** power_t``;
+        - ``"adaptive"``: ``eta0``, divided by 5 each time the stopping rule
+          fires; training stops once it has fallen below ``eta0 * 1e-6``.
+
+        ``partial_fit`` counts each call as one epoch.
+
+    eta0 : float or "auto", default="auto"
+        Initial step size, measured on the internally standardized features (so
+        for data that are already standardized it is the usual step size).
+        "auto" uses ``16 / s``, where ``s`` is the mean squared norm of a
+        standardized sample (about ``n_features``).
+
+    power_t : float, default=0.5
+        Exponent of the ``"invscaling"`` schedule.
+
+    momentum : float, default=0.9
+        Momentum of the updates, in [0, 1).
+
+    nesterovs_momentum : bool, default=True
+        Whether to use Nesterov's momentum.
+
+    average : bool or int, default=False
+        When True, ``coef_`` and ``intercept_`` are the average of the iterates
+        (averaged SGD); an int ``k`` starts averaging once ``k`` samples have been
+        seen.
+
+    shuffle : bool, default=True
+        Whether to shuffle the samples at each epoch.
+
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, ``{label: weight}``; "balanced" weighs classes
+        inversely to their frequency in ``y`` (in ``fit`` only). They multiply
+        ``sample_weight``.
+
+    warm_start : bool, default=False
+        Whether ``fit`` starts from the previous solution instead of zeros.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the shuffling and the validation split; pass an int for
+        reproducible results.
+
+    verbose : int, default=0
+        Prints one line per epoch when positive.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Weights; one row for two classes, as in scikit-learn's linear models.
+
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Intercepts.
+
+    loss_function_ : loss object
+        The loss used, resolved from ``loss``.
+
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during ``fit``, when ``X`` has string column
+        names.
+
+    n_iter_ : int
+        Number of epochs run.
+
+    t_ : int
+        Number of training samples seen by the optimizer.
+
+    loss_curve_ : list of float
+        Objective (mean training loss plus penalty) after each epoch.
+
+    best_loss_ : float or None
+        Lowest value of ``loss_curve_``; None with ``early_stopping``.
+
+    validation_scores_ : list of float or None
+        Accuracy on the validation set after each epoch, with
+        ``early_stopping``; otherwise None.
+
+    best_validation_score_ : float or None
+        Best of ``validation_scores_``, with ``early_stopping``; otherwise None.
+
+    See Also
+    --------
+    sklearn.linear_model.LogisticRegression : The same model, batch solvers.
+    sklearn.linear_model.SGDClassifier : One-vs-rest linear models by SGD.
+    sklearn.neural_network.MLPClassifier : Neural networks by SGD or Adam.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sksoftmax import SoftmaxRegression
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = SoftmaxRegression(max_iter=20, random_state=0).fit(X, y)
+    >>> clf.predict(X[:2])
+    array([0, 0])
+    >>> clf.predict_proba(X[:1]).shape
+    (1, 3)
+    >>> round(clf.score(X, y), 2) >= 0.9
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "loss": [StrOptions(set(LOSSES)), HasMethods(["loss", "gradient"])],
+        "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "fit_intercept": ["boolean"],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "learning_rate": [StrOptions({"cosine", "constant", "invscaling", "adaptive"})],
+        "eta0": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "nesterovs_momentum": ["boolean"],
+        "average": [Interval(Integral, 1, None, closed="left"), "boolean"],
+        "shuffle": ["boolean"],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        loss="log_loss",
+        penalty="l2",
+        alpha=1e-4,
+        l1_ratio=0.15,
+        fit_intercept=True,
+        batch_size="auto",
+        max_iter=6,
+        tol=1e-4,
+        n_iter_no_change=5,
+        early_stopping=False,
+        validation_fraction=0.1,
+        learning_rate="cosine",
+        eta0="auto",
+        power_t=0.5,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        average=False,
+        shuffle=True,
+        class_weight=None,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+    ):
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.average = average
+        self.shuffle = shuffle
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # ----------------------------------------------------------------- fitting
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model by minibatch SGD over ``max_iter`` epochs.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data. Integer data (such as ``uint8`` images) is converted
+            one minibatch at a time; float32 stays float32.
+        y : array-like of shape (n_samples,)
+            Class labels, at least two distinct values of any hashable type.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples; multiplied by ``class_weight``.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        X, y = self._validate_X_y(X, y, reset=True)
+        classes, y_index = np.unique(y, return_inverse=True)
+        if classes.size < 2:
+            raise ValueError(
+                "SoftmaxRegression needs samples of at least 2 classes in the data,"
+                f" but the data contains only one class: {classes[0]!r}."
+            )
+        warm = (
+            self.warm_start
+            and hasattr(self, "_state")
+            and np.array_equal(classes, self.classes_)
+            and self._state.coef.shape[1] == X.shape[1]
+        )
+        self.classes_ = classes
+        weights = self._sample_weights(X, y_index, sample_weight)
+        self._state = self._new_state(X, coef_from_fitted=warm)
+        self._state.update_preconditioner(X, self.fit_intercept)
+
+        train, validation = np.arange(X.shape[0]), None
+        if self.early_stopping:
+            train, validation = train_test_split(
+                train,
+                test_size=self.validation_fraction,
+                stratify=y_index,
+                random_state=self._state.rng,
+            )
+        self._reset_history()
+        best_coef, no_improvement = None, 0
+        for _ in range(self.max_iter):
+            self._epoch(X, y_index, weights, train)
+            if validation is None:
+                loss = self.loss_curve_[-1]
+                improved = self.tol is None or loss < self.best_loss_ - self.tol
+                self.best_loss_ = min(self.best_loss_, loss)
+            else:
+                score = self._validation_score(X, y_index, weights, validation)
+                self.validation_scores_.append(score)
+                best = self.best_validation_score_
+                improved = self.tol is None or score > best + self.tol
+                if score > best:
+                    self.best_validation_score_ = score
+                    best_coef = (self.coef_.copy(), self.intercept_.copy())
+            if self.verbose:
+                self._print_progress()
+            no_improvement = 0 if improved else no_improvement + 1
+            if self.tol is not None and no_improvement >= self.n_iter_no_change:
+                no_improvement = 0
+                if self.learning_rate == "adaptive" and self._state.eta_factor > 1e-6:
+                    self._state.eta_factor /= 5
+                    continue
+                break
+        else:
+            if self.tol is not None and self.learning_rate != "cosine":
+                warnings.warn(
+                    f"SoftmaxRegression stopped at max_iter={self.max_iter} epochs"
+                    " before the stopping rule was met; increase max_iter or use"
+                    ' learning_rate="cosine", which anneals within max_iter.',
+                    ConvergenceWarning,
+                    stacklevel=2,
+                )
+        if best_coef is not None:
+            self.coef_, self.intercept_ = best_coef
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Run one epoch of SGD over the given samples.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A chunk of training data.
+        y : array-like of shape (n_samples,)
+            Its class labels, each one of ``classes``.
+        classes : array-like of shape (n_classes,), default=None
+            Every class that will ever be seen. Required on the first call,
+            optional (and then checked) afterwards.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples; multiplied by ``class_weight``.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        first_call = not hasattr(self, "_state")
+        if first_call and classes is None:
+            raise ValueError(
+                "classes must be passed on the first call to partial_fit: list"
+                " every label that will appear, e.g. partial_fit(X, y,"
+                " classes=np.unique(y_all))."
+            )
+        X, y = self._validate_X_y(X, y, reset=first_call)
+        _check_partial_fit_first_call(self, classes)
+        if self.classes_.size < 2:
+            raise ValueError(
+                f"classes must hold at least 2 labels, got {self.classes_.tolist()}."
+            )
+        unseen = np.setdiff1d(y, self.classes_)
+        if unseen.size:
+            raise ValueError(
+                f"y contains labels {unseen.tolist()} that are not in classes_"
+                f" {self.classes_.tolist()}. Pass every label that can occur in"
+                " `classes` on the first call to partial_fit."
+            )
+        if self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' needs the whole target and is not"
+                " supported by partial_fit; compute the weights once with"
+                " sklearn.utils.compute_class_weight('balanced', classes=classes,"
+                " y=y_sample) and pass them as a dict."
+            )
+        y_index = np.searchsorted(self.classes_, y)
+        weights = self._sample_weights(X, y_index, sample_weight)
+        if first_call:
+            self._state = self._new_state(X, coef_from_fitted=False)
+            self._reset_history()
+        self._state.update_preconditioner(X, self.fit_intercept)
+        self._epoch(X, y_index, weights, np.arange(X.shape[0]))
+        self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
+        if self.verbose:
+            self._print_progress()
+        return self
+
+    def _validate_X_y(self, X, y, reset):
+        X, y = validate_data(
+            self, X, y, accept_sparse="csr", dtype="numeric", reset=reset
+        )
+        check_classification_targets(y)
+        if sp.issparse(X) and X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+        return X, y
+
+    def _sample_weights(self, X, y_index, sample_weight):
+        """sample_weight times class_weight, in the dtype of the computation."""
+        state = getattr(self, "_state", None)
+        dtype = _compute_dtype(X) if state is None else state.coef.dtype
+        weights = _check_sample_weight(sample_weight, X, dtype=dtype)
+        if self.class_weight is not None:
+            per_class = compute_class_weight(
+                self.class_weight, classes=self.classes_, y=self.classes_[y_index]
+            )
+            weights = weights * per_class.astype(dtype)[y_index]
+        return weights
+
+    def _new_state(self, X, coef_from_fitted):
+        dtype = _compute_dtype(X)
+        n_classes, n_features = self.classes_.size, X.shape[1]
+        if coef_from_fitted:
+            coef = self._state.coef.astype(dtype)
+            intercept = self._state.intercept.astype(dtype)
+        else:
+            coef = np.zeros((n_classes, n_features), dtype=dtype)
+            intercept = np.zeros(n_classes, dtype=dtype)
+        self.loss_function_ = (
+            LOSSES[self.loss]() if isinstance(self.loss, str) else self.loss
+        )
+        state = _SGDState(coef, intercept, check_random_state(self.random_state))
+        return state
+
+    def _reset_history(self):
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.loss_curve_ = []
+        self.best_loss_ = np.inf
+        self.validation_scores_ = [] if self.early_stopping else None
+        self.best_validation_score_ = -np.inf if self.early_stopping else None
+
+    def _eta(self, state, progress):
+        """Step size at ``progress`` epochs into training."""
+        if self.eta0 == "auto":
+            eta = AUTO_STEP / state.standardized_norm2
+        else:
+            eta = self.eta0
+        if self.learning_rate == "cosine":
+            cosine = 0.5 * (1 + np.cos(np.pi * min(progress / self.max_iter, 1.0)))
+            return eta * (COSINE_FLOOR + (1 - COSINE_FLOOR) * cosine)
+        if self.learning_rate == "invscaling":
+            return eta / (1 + progress) ** self.power_t
+        return eta * state.eta_factor
+
+    def _epoch(self, X, y_index, weights, indices):
+        """One pass of minibatch SGD over ``X[indices]``; updates state and history."""
+        state = self._state
+        coef, intercept = state.coef, state.intercept
+        dtype = coef.dtype
+        n_classes, n_features = coef.shape
+        n = indices.size
+        batch_size = min(256 if self.batch_size == "auto" else self.batch_size, n)
+        loss_function = self.loss_function_
+        loss_gradient = getattr(loss_function, "loss_gradient", None)
+
+        alpha_l1 = alpha_l2 = 0.0
+        if self.penalty == "l2":
+            alpha_l2 = self.alpha
+        elif self.penalty == "l1":
+            alpha_l1 = self.alpha
+        elif self.penalty == "elasticnet":
+            alpha_l1, alpha_l2 = (
+                self.alpha * self.l1_ratio,
+                self.alpha * (1 - self.l1_ratio),
+            )
+        l2_scale = (alpha_l2 * state.scale).astype(dtype)
+        momentum = dtype.type(self.momentum)
+        average_start = 1 if self.average is True else int(self.average)
+
+        order = state.rng.permutation(indices) if self.shuffle else indices
+        one_hot = np.eye(n_classes, dtype=dtype)
+        dense = not sp.issparse(X)
+        if dense:
+            gathered = np.empty((batch_size, n_features), dtype=X.dtype)
+            converted = (
+                gathered
+                if X.dtype == dtype
+                else np.empty((batch_size, n_features), dtype=dtype)
+            )
+        targets = np.empty((batch_size, n_classes), dtype=dtype)
+        loss_sum = 0.0
+        start_time = time.perf_counter()
+        for batch in gen_batches(n, batch_size):
+            idx = order[batch]
+            m = idx.size
+            if dense:
+                Xb = np.take(X, idx, axis=0, out=gathered[:m])
+                if converted is not gathered:
+                    Xb = converted[:m]
+                    Xb[...] = gathered[:m]
+            else:
+                Xb = X[idx].astype(dtype, copy=False)
+            Yb = np.take(one_hot, y_index[idx], axis=0, out=targets[:m])
+            raw = Xb @ coef.T
+            raw += intercept
+            if loss_gradient is not None:
+                sample_loss, grad = loss_gradient(Yb, raw)
+            else:
+                sample_loss = loss_function.loss(Yb, raw)
+                grad = loss_function.gradient(Yb, raw)
+            if state.epochs_done == 0 and batch.start == 0:
+                _check_loss_output(loss_function, sample_loss, grad, (m, n_classes))
+            wb = weights[idx]
+            loss_sum += float(sample_loss @ wb)
+            grad = grad * (wb / m)[:, None]
+            grad_intercept = grad.sum(axis=0)
+            grad_coef = (Xb.T @ grad).T if not dense else grad.T @ Xb
+            # Precondition: SGD on standardized features, mapped back to X's scale.
+            grad_coef -= np.outer(grad_intercept, state.center)
+            grad_coef *= state.scale
+            if alpha_l2:
+                grad_coef += l2_scale * coef
+            eta = dtype.type(self._eta(state, state.epochs_done + batch.start / n))
+            step_coef = grad_coef
+            step_coef *= -eta
+            step_intercept = -eta * grad_intercept - step_coef @ state.center
+            if not self.fit_intercept:
+                step_intercept[:] = 0
+            velocity_coef, velocity_intercept = (
+                state.velocity_coef,
+                state.velocity_intercept,
+            )
+            velocity_coef *= momentum
+            velocity_coef += step_coef
+            velocity_intercept *= momentum
+            velocity_intercept += step_intercept
+            if self.nesterovs_momentum:
+                coef += step_coef
+                coef += momentum * velocity_coef
+                intercept += step_intercept + momentum * velocity_intercept
+            else:
+                coef += velocity_coef
+                intercept += velocity_intercept
+            if alpha_l1:
+                threshold = (eta * alpha_l1) * state.scale
+                np.copyto(coef, np.sign(coef) * np.maximum(np.abs(coef) - threshold, 0))
+            self.t_ += m
+            if self.average and self.t_ >= average_start:
+                if state.n_averaged == 0:
+                    state.average_coef, state.average_intercept = (
+                        coef.copy(),
+                        intercept.copy(),
+                    )
+                state.n_averaged += 1
+                state.average_coef += (coef - state.average_coef) / state.n_averaged
+                state.average_intercept += (
+                    intercept - state.average_intercept
+                ) / state.n_averaged
+
+        objective = loss_sum / n + _penalty(coef, alpha_l1, alpha_l2)
+        if not (np.isfinite(objective) and np.isfinite(coef).all()):
+            raise ValueError(
+                f"SoftmaxRegression diverged in epoch {self.n_iter_ + 1}: the"
+                f" training loss became {objective}. The step size is too large"
+                f" for this data: pass a smaller eta0 (the last step was {eta:.3g}"
+                " in standardized units), or scale the features, e.g. with"
+                " sklearn.preprocessing.StandardScaler."
+            )
+        state.epochs_done += 1
+        self.n_iter_ += 1
+        self.loss_curve_.append(objective)
+        self._epoch_time = time.perf_counter() - start_time
+        self._publish_coef()
+
+    def _publish_coef(self):
+        state = self._state
+        coef, intercept = state.coef, state.intercept
+        if state.n_averaged:
+            coef, intercept = state.average_coef, state.average_intercept
+        if coef.shape[0] == 2:  # binary: one row, the difference of the two logits
+            self.coef_ = (coef[1] - coef[0])[None, :]
+            self.intercept_ = np.atleast_1d(intercept[1] - intercept[0])
+        else:
+            self.coef_ = coef.copy()
+            self.intercept_ = intercept.copy()
+
+    def _validation_score(self, X, y_index, weights, validation):
+        """Weighted accuracy on ``X[validation]``, gathered a chunk at a time."""
+        correct = np.empty(validation.size, dtype=bool)
+        for rows in _row_chunks(validation.size, X.shape[1]):
+            chunk = validation[rows]
+            correct[rows] = self._logits(X[chunk]).argmax(axis=1) == y_index[chunk]
+        return float(np.average(correct, weights=weights[validation]))
+
+    def _print_progress(self):
+        message = f"Epoch {self.n_iter_}: loss {self.loss_curve_[-1]:.5f}"
+        if self.validation_scores_:
+            message += f", validation accuracy {self.validation_scores_[-1]:.4f}"
+        print(f"{message}, {self._epoch_time:.2f} s")
+
+    # -------------------------------------------------------------- prediction
+
+    def decision_function(self, X):
+        """Logits (scores) of the samples.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            For two classes, the score of ``classes_[1]`` against
+            ``classes_[0]`` (positive means ``classes_[1]``); otherwise one logit
+            per class.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
+        scores = self._scores(X)
+        return scores.ravel() if scores.shape[1] == 1 else scores
+
+    def _scores(self, X):
+        """``X @ coef_.T + intercept_`` for validated X, shape (n_samples, n_rows)."""
+        coef, intercept = self.coef_, self.intercept_
+        if sp.issparse(X) or X.dtype == coef.dtype:
+            return X @ coef.T + intercept
+        # Convert a chunk at a time: never a float copy of all of X.
+        scores = np.empty((X.shape[0], coef.shape[0]), dtype=coef.dtype)
+        for rows in _row_chunks(*X.shape):
+            np.matmul(X[rows].astype(coef.dtype), coef.T, out=scores[rows])
+        scores += intercept
+        return scores
+
+    def _logits(self, X):
+        """One logit per class, also for two classes; X is validated already."""
+        scores = self._scores(X)
+        if scores.shape[1] == 1:
+            return np.column_stack([np.zeros_like(scores), scores])
+        return scores
+
+    def _validated_logits(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
+        return self._logits(X)
+
+    def predict(self, X):
+        """Predict the class of each sample.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            The most probable class of each sample.
+        """
+        best = self._validated_logits(X).argmax(axis=1)  # checks fitted first
+        return self.classes_[best]
+
+    def predict_proba(self, X):
+        """Class probabilities, the softmax of the logits.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probability of each class, in the order of ``classes_``.
+        """
+        return softmax(self._validated_logits(X))
+
+    def predict_log_proba(self, X):
+        """Logarithm of the class probabilities, computed stably.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probability of each class, in the order of ``classes_``.
+        """
+        return log_softmax(self._validated_logits(X))
+
+
+def _penalty(coef, alpha_l1, alpha_l2):
+    penalty = 0.0
+    if alpha_l2:
+        penalty += 0.5 * alpha_l2 * float(np.vdot(coef, coef))
+    if alpha_l1:
+        penalty += alpha_l1 * float(np.abs(coef).sum())
+    return penalty
+
+
+def _check_loss_output(loss_function, sample_loss, grad, expected):
+    """Name the mistake when a user's loss returns arrays of the wrong shape."""
+    name = type(loss_function).__name__
+    if np.shape(sample_loss) != expected[:1]:
+        raise ValueError(
+            f"{name}.loss must return one value per sample, shape {expected[:1]};"
+            f" got shape {np.shape(sample_loss)}."
+        )
+    if np.shape(grad) != expected:
+        raise ValueError(
+            f"{name}.gradient must return shape (n_samples, n_classes) ="
+            f" {expected}; got shape {np.shape(grad)}."
+        )

@@ -1,0 +1,28 @@
+"""Loss objects for :class:`~sksoftmax.SoftmaxRegression`.
+
+Each loss maps one-hot (or soft-label) targets and logits to per-sample losses
+and their gradient with respect to the logits; see :class:`BaseLoss` for the
+protocol and how to write your own.
+"""
+
+from sksoftmax._losses import (
+    AbsoluteErrorLoss,
+    BaseLoss,
+    CrossEntropyLoss,
+    FocalLoss,
+    HuberLoss,
+    SquaredErrorLoss,
+    log_softmax,
+    softmax,
+)
+
+__all__ = [
+    "AbsoluteErrorLoss",
+    "BaseLoss",
+    "CrossEntropyLoss",
+    "FocalLoss",
+    "HuberLoss",
+    "SquaredErrorLoss",
+    "log_softmax",
+    "softmax",
+]
