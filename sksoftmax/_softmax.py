@@ -1,5 +1,6 @@
 """SoftmaxRegression: multinomial logistic regression trained by minibatch SGD."""
 
+import copy
 import time
 import warnings
 from numbers import Integral, Real
@@ -24,16 +25,19 @@ from sklearn.utils.validation import (
 
 from sksoftmax._losses import LOSSES, log_softmax, softmax
 
-# Steps are taken on internally standardized features; "auto" gives each sample
-# a step of AUTO_STEP / (mean squared norm of a standardized sample).
-AUTO_STEP = 16.0
+# Steps are taken on internally standardized features; "auto" is AUTO_STEP over
+# the largest eigenvalue of their covariance (the curvature scale of the loss).
+# Heavy-ball momentum 0.9 is stable below about 7.6 / eigenvalue for the log loss.
+AUTO_STEP = 3.6
+# Power iterations run, on a sample of CHUNK_ELEMENTS values, to estimate it.
+CURVATURE_ITERATIONS = 20
 # A feature's variance is floored at this fraction of the mean variance, so that
 # nearly constant features (image corners) do not get huge steps.
 VARIANCE_FLOOR = 1e-2
 # The cosine schedule anneals to this fraction of eta0.
 COSINE_FLOOR = 1e-2
 # Rows converted at once when non-float input is cast for prediction or moments.
-CHUNK_ELEMENTS = 2**20
+CHUNK_ELEMENTS = 2**18
 
 
 def _compute_dtype(X):
@@ -92,6 +96,7 @@ class _SGDState:
         self.moments = None
         self.epochs_done = 0
         self.eta_factor = 1.0  # lowered by the "adaptive" schedule
+        self.horizon = None  # epochs of the "cosine" schedule
         self.rng = random_state
 
     def update_preconditioner(self, X, fit_intercept):
@@ -111,7 +116,32 @@ class _SGDState:
         dtype = self.coef.dtype
         self.center = center.astype(dtype)
         self.scale = scale.astype(dtype)
-        self.standardized_norm2 = max(float(second @ scale), 1.0)
+        self.curvature = _top_eigenvalue(X, center, scale, self.rng)
+
+
+def _top_eigenvalue(X, center, scale, rng):
+    """Largest eigenvalue of the covariance of the standardized features.
+
+    Power iteration on a row sample; centring and scaling stay implicit, so a
+    sparse X is never densified.
+    """
+    n_rows = min(X.shape[0], max(256, CHUNK_ELEMENTS // X.shape[1]))
+    sample = X[rng.randint(X.shape[0], size=n_rows)]
+    if not sp.issparse(sample):
+        sample = sample.astype(np.float64)
+    root_scale = np.sqrt(scale)
+    vector = np.full(X.shape[1], X.shape[1] ** -0.5)
+    eigenvalue = 0.0
+    for _ in range(CURVATURE_ITERATIONS):
+        scaled = root_scale * vector
+        projection = sample @ scaled - center @ scaled
+        image = root_scale * (sample.T @ projection - center * projection.sum())
+        image /= sample.shape[0]
+        eigenvalue = float(np.linalg.norm(image))
+        if eigenvalue == 0.0:  # every feature constant in the sample
+            return 1.0
+        vector = image / eigenvalue
+    return eigenvalue
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
@@ -390,6 +420,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
+        return self._keeping_state_on_divergence(self._fit, X, y, sample_weight)
+
+    def _fit(self, X, y, sample_weight):
         X, y = self._validate_X_y(X, y, reset=True)
         classes, y_index = np.unique(y, return_inverse=True)
         if classes.size < 2:
@@ -435,10 +468,18 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             if self.verbose:
                 self._print_progress()
             no_improvement = 0 if improved else no_improvement + 1
+            state = self._state
+            if state.horizon is not None and state.epochs_done >= state.horizon:
+                break  # the last annealing epoch, see below, is done
             if self.tol is not None and no_improvement >= self.n_iter_no_change:
                 no_improvement = 0
-                if self.learning_rate == "adaptive" and self._state.eta_factor > 1e-6:
-                    self._state.eta_factor /= 5
+                if self.learning_rate == "adaptive" and state.eta_factor > 1e-6:
+                    state.eta_factor /= 5
+                    continue
+                if self.learning_rate == "cosine":
+                    # Stopping at a large step would leave a noisy model: finish
+                    # the annealing in one last epoch instead.
+                    state.horizon = state.epochs_done + 1
                     continue
                 break
         else:
@@ -475,6 +516,20 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self : object
             The updated estimator.
         """
+        return self._keeping_state_on_divergence(
+            self._partial_fit, X, y, classes, sample_weight
+        )
+
+    def _keeping_state_on_divergence(self, method, *args):
+        """Run ``method``; if training diverges, restore the previous model."""
+        saved = copy.deepcopy(self.__dict__)
+        try:
+            return method(*args)
+        except _DivergenceError:
+            self.__dict__ = saved
+            raise
+
+    def _partial_fit(self, X, y, classes, sample_weight):
         first_call = not hasattr(self, "_state")
         if first_call and classes is None:
             raise ValueError(
@@ -509,7 +564,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             self._reset_history()
         self._state.update_preconditioner(X, self.fit_intercept)
         self._epoch(X, y_index, weights, np.arange(X.shape[0]))
-        self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
+        if self.best_loss_ is not None:
+            self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
         if self.verbose:
             self._print_progress()
         return self
@@ -554,18 +610,19 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.n_iter_ = 0
         self.t_ = 0
         self.loss_curve_ = []
-        self.best_loss_ = np.inf
+        self.best_loss_ = None if self.early_stopping else np.inf
         self.validation_scores_ = [] if self.early_stopping else None
         self.best_validation_score_ = -np.inf if self.early_stopping else None
 
     def _eta(self, state, progress):
         """Step size at ``progress`` epochs into training."""
         if self.eta0 == "auto":
-            eta = AUTO_STEP / state.standardized_norm2
+            eta = AUTO_STEP / state.curvature
         else:
             eta = self.eta0
         if self.learning_rate == "cosine":
-            cosine = 0.5 * (1 + np.cos(np.pi * min(progress / self.max_iter, 1.0)))
+            horizon = state.horizon or self.max_iter
+            cosine = 0.5 * (1 + np.cos(np.pi * min(progress / horizon, 1.0)))
             return eta * (COSINE_FLOOR + (1 - COSINE_FLOOR) * cosine)
         if self.learning_rate == "invscaling":
             return eta / (1 + progress) ** self.power_t
@@ -609,76 +666,81 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         targets = np.empty((batch_size, n_classes), dtype=dtype)
         loss_sum = 0.0
         start_time = time.perf_counter()
-        for batch in gen_batches(n, batch_size):
-            idx = order[batch]
-            m = idx.size
-            if dense:
-                Xb = np.take(X, idx, axis=0, out=gathered[:m])
-                if converted is not gathered:
-                    Xb = converted[:m]
-                    Xb[...] = gathered[:m]
-            else:
-                Xb = X[idx].astype(dtype, copy=False)
-            Yb = np.take(one_hot, y_index[idx], axis=0, out=targets[:m])
-            raw = Xb @ coef.T
-            raw += intercept
-            if loss_gradient is not None:
-                sample_loss, grad = loss_gradient(Yb, raw)
-            else:
-                sample_loss = loss_function.loss(Yb, raw)
-                grad = loss_function.gradient(Yb, raw)
-            if state.epochs_done == 0 and batch.start == 0:
-                _check_loss_output(loss_function, sample_loss, grad, (m, n_classes))
-            wb = weights[idx]
-            loss_sum += float(sample_loss @ wb)
-            grad = grad * (wb / m)[:, None]
-            grad_intercept = grad.sum(axis=0)
-            grad_coef = (Xb.T @ grad).T if not dense else grad.T @ Xb
-            # Precondition: SGD on standardized features, mapped back to X's scale.
-            grad_coef -= np.outer(grad_intercept, state.center)
-            grad_coef *= state.scale
-            if alpha_l2:
-                grad_coef += l2_scale * coef
-            eta = dtype.type(self._eta(state, state.epochs_done + batch.start / n))
-            step_coef = grad_coef
-            step_coef *= -eta
-            step_intercept = -eta * grad_intercept - step_coef @ state.center
-            if not self.fit_intercept:
-                step_intercept[:] = 0
-            velocity_coef, velocity_intercept = (
-                state.velocity_coef,
-                state.velocity_intercept,
-            )
-            velocity_coef *= momentum
-            velocity_coef += step_coef
-            velocity_intercept *= momentum
-            velocity_intercept += step_intercept
-            if self.nesterovs_momentum:
-                coef += step_coef
-                coef += momentum * velocity_coef
-                intercept += step_intercept + momentum * velocity_intercept
-            else:
-                coef += velocity_coef
-                intercept += velocity_intercept
-            if alpha_l1:
-                threshold = (eta * alpha_l1) * state.scale
-                np.copyto(coef, np.sign(coef) * np.maximum(np.abs(coef) - threshold, 0))
-            self.t_ += m
-            if self.average and self.t_ >= average_start:
-                if state.n_averaged == 0:
-                    state.average_coef, state.average_intercept = (
-                        coef.copy(),
-                        intercept.copy(),
+        # Overflow is detected below, once per epoch, and reported as divergence.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for batch in gen_batches(n, batch_size):
+                idx = order[batch]
+                m = idx.size
+                if dense:
+                    Xb = np.take(X, idx, axis=0, out=gathered[:m])
+                    if converted is not gathered:
+                        Xb = converted[:m]
+                        Xb[...] = gathered[:m]
+                else:
+                    Xb = X[idx].astype(dtype, copy=False)
+                Yb = np.take(one_hot, y_index[idx], axis=0, out=targets[:m])
+                raw = Xb @ coef.T
+                raw += intercept
+                if loss_gradient is not None:
+                    sample_loss, grad = loss_gradient(Yb, raw)
+                else:
+                    sample_loss = loss_function.loss(Yb, raw)
+                    grad = loss_function.gradient(Yb, raw)
+                if state.epochs_done == 0 and batch.start == 0:
+                    _check_loss_output(loss_function, sample_loss, grad, (m, n_classes))
+                wb = weights[idx]
+                loss_sum += float(sample_loss @ wb)
+                grad = grad * (wb / m)[:, None]
+                grad_intercept = grad.sum(axis=0)
+                grad_coef = (Xb.T @ grad).T if not dense else grad.T @ Xb
+                # Precondition: SGD on standardized features, mapped back to X's scale.
+                grad_coef -= np.outer(grad_intercept, state.center)
+                grad_coef *= state.scale
+                if alpha_l2:
+                    grad_coef += l2_scale * coef
+                eta = dtype.type(self._eta(state, state.epochs_done + batch.start / n))
+                step_coef = grad_coef
+                step_coef *= -eta
+                step_intercept = -eta * grad_intercept - step_coef @ state.center
+                if not self.fit_intercept:
+                    step_intercept[:] = 0
+                velocity_coef, velocity_intercept = (
+                    state.velocity_coef,
+                    state.velocity_intercept,
+                )
+                velocity_coef *= momentum
+                velocity_coef += step_coef
+                velocity_intercept *= momentum
+                velocity_intercept += step_intercept
+                if self.nesterovs_momentum:
+                    coef += step_coef
+                    coef += momentum * velocity_coef
+                    intercept += step_intercept + momentum * velocity_intercept
+                else:
+                    coef += velocity_coef
+                    intercept += velocity_intercept
+                if alpha_l1:
+                    threshold = (eta * alpha_l1) * state.scale
+                    np.copyto(
+                        coef, np.sign(coef) * np.maximum(np.abs(coef) - threshold, 0)
                     )
-                state.n_averaged += 1
-                state.average_coef += (coef - state.average_coef) / state.n_averaged
-                state.average_intercept += (
-                    intercept - state.average_intercept
-                ) / state.n_averaged
+                self.t_ += m
+                if self.average and self.t_ >= average_start:
+                    if state.n_averaged == 0:
+                        state.average_coef, state.average_intercept = (
+                            coef.copy(),
+                            intercept.copy(),
+                        )
+                    state.n_averaged += 1
+                    state.average_coef += (coef - state.average_coef) / state.n_averaged
+                    state.average_intercept += (
+                        intercept - state.average_intercept
+                    ) / state.n_averaged
 
-        objective = loss_sum / n + _penalty(coef, alpha_l1, alpha_l2)
+        with np.errstate(over="ignore", invalid="ignore"):
+            objective = loss_sum / n + _penalty(coef, alpha_l1, alpha_l2)
         if not (np.isfinite(objective) and np.isfinite(coef).all()):
-            raise ValueError(
+            raise _DivergenceError(
                 f"SoftmaxRegression diverged in epoch {self.n_iter_ + 1}: the"
                 f" training loss became {objective}. The step size is too large"
                 f" for this data: pass a smaller eta0 (the last step was {eta:.3g}"
@@ -808,6 +870,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             Log-probability of each class, in the order of ``classes_``.
         """
         return log_softmax(self._validated_logits(X))
+
+
+class _DivergenceError(ValueError):
+    """The training loss became inf or NaN."""
 
 
 def _penalty(coef, alpha_l1, alpha_l2):
