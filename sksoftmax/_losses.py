@@ -22,7 +22,7 @@ __all__ = [
 
 
 def log_softmax(raw_prediction):
-    """Stable log of the softmax along axis 1 (log-sum-exp with a max shift).
+    """Compute the log of the softmax along axis 1, stably (log-sum-exp).
 
     Parameters
     ----------
@@ -47,7 +47,7 @@ def log_softmax(raw_prediction):
 
 
 def softmax(raw_prediction):
-    """Softmax along axis 1, computed without overflow.
+    """Compute the softmax along axis 1 without overflow.
 
     Parameters
     ----------
@@ -139,7 +139,7 @@ class BaseLoss(BaseEstimator):
     differentiable = True
 
     def loss(self, y_true, raw_prediction):
-        """Per-sample loss.
+        """Compute the per-sample loss.
 
         Parameters
         ----------
@@ -156,7 +156,7 @@ class BaseLoss(BaseEstimator):
         raise NotImplementedError
 
     def gradient(self, y_true, raw_prediction):
-        """Gradient of each sample's loss with respect to its logits.
+        """Compute the gradient of each sample's loss with respect to its logits.
 
         Parameters
         ----------
@@ -174,7 +174,7 @@ class BaseLoss(BaseEstimator):
         raise NotImplementedError
 
     def loss_gradient(self, y_true, raw_prediction):
-        """Per-sample loss and gradient in one call.
+        """Compute the per-sample loss and gradient in one call.
 
         Parameters
         ----------
@@ -193,7 +193,7 @@ class BaseLoss(BaseEstimator):
         return self.loss(y_true, raw_prediction), self.gradient(y_true, raw_prediction)
 
     def __call__(self, y_true, raw_prediction, sample_weight=None):
-        """Weighted mean loss.
+        """Compute the weighted mean loss.
 
         Parameters
         ----------
@@ -234,9 +234,12 @@ class CrossEntropyLoss(BaseLoss):
     --------
     >>> import numpy as np
     >>> from sksoftmax.losses import CrossEntropyLoss
-    >>> y_true = np.array([[1.0, 0.0, 0.0]])
+
+    A confidently wrong logit costs its size, not ``inf``:
+
+    >>> y_true = np.array([[0.0, 1.0, 0.0]])
     >>> CrossEntropyLoss().loss(y_true, np.array([[1e4, 0.0, 0.0]]))
-    array([0.])
+    array([10000.])
     """
 
     def __init__(self, label_smoothing=0.0):

@@ -7,7 +7,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, compute_class_weight, gen_batches
@@ -166,7 +166,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         ``"squared_error"`` (``"mse"``), ``"absolute_error"`` (``"l1"``),
         ``"huber"``, ``"focal"``, or any object with ``loss`` and ``gradient``
         methods, such as the classes of :mod:`sksoftmax.losses`. The object is
-        never modified; the loss used is stored in ``loss_function_``.
+        never modified; a copy of it is stored in ``loss_function_``.
 
     penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
         The regularization term. L1 is applied by a proximal (soft-threshold)
@@ -600,9 +600,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         else:
             coef = np.zeros((n_classes, n_features), dtype=dtype)
             intercept = np.zeros(n_classes, dtype=dtype)
-        self.loss_function_ = (
-            LOSSES[self.loss]() if isinstance(self.loss, str) else self.loss
-        )
+        if isinstance(self.loss, str):
+            self.loss_function_ = LOSSES[self.loss]()
+        else:  # a copy, so that changing the user's object later changes nothing
+            self.loss_function_ = clone(self.loss, safe=False)
         state = _SGDState(coef, intercept, check_random_state(self.random_state))
         return state
 
@@ -782,7 +783,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     # -------------------------------------------------------------- prediction
 
     def decision_function(self, X):
-        """Logits (scores) of the samples.
+        """Compute the logits (scores) of the samples.
 
         Parameters
         ----------
@@ -842,7 +843,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return self.classes_[best]
 
     def predict_proba(self, X):
-        """Class probabilities, the softmax of the logits.
+        """Estimate class probabilities, the softmax of the logits.
 
         Parameters
         ----------
@@ -857,7 +858,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return softmax(self._validated_logits(X))
 
     def predict_log_proba(self, X):
-        """Logarithm of the class probabilities, computed stably.
+        """Compute the log of the class probabilities, stably.
 
         Parameters
         ----------

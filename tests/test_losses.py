@@ -149,8 +149,9 @@ def test_estimator_fits_every_loss_by_name_and_object(digits, loss):
     assert clf.score(X_test, y_test) > 0.85
     assert pickle.dumps(loss) == before  # the user's object is never modified
     assert isinstance(clf.loss_function_, BaseLoss)
-    if not isinstance(loss, str):
-        assert clf.loss_function_ is loss
+    if not isinstance(loss, str):  # a copy: later changes to `loss` don't leak in
+        assert clf.loss_function_ is not loss
+        assert clf.loss_function_.get_params() == loss.get_params()
 
 
 def test_a_duck_typed_loss_without_the_base_class_works(digits):
@@ -205,4 +206,4 @@ def test_grid_search_over_loss_objects_and_their_parameters(digits):
     scores = grid.cv_results_["mean_test_score"]
     assert scores[0] != scores[1]  # the nested parameter reached the fitted loss
     assert grid.best_score_ > 0.85
-    assert grid.best_estimator_.loss_function_ is grid.best_estimator_.loss
+    assert isinstance(grid.best_estimator_.loss_function_, BaseLoss)
