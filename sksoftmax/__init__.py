@@ -1,0 +1,12 @@
+"""Multinomial (softmax) regression for scikit-learn, and the Fashion-MNIST dataset."""
+
+from sksoftmax._datasets import fetch_fashion_mnist, load_fashion_mnist_sample
+from sksoftmax._softmax import SoftmaxRegression
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SoftmaxRegression",
+    "fetch_fashion_mnist",
+    "load_fashion_mnist_sample",
+]
