@@ -693,7 +693,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 loss_sum += float(sample_loss @ wb)
                 grad = grad * (wb / m)[:, None]
                 grad_intercept = grad.sum(axis=0)
-                grad_coef = (Xb.T @ grad).T if not dense else grad.T @ Xb
+                # X_b^T G is the fast BLAS orientation (and also serves sparse X_b).
+                grad_coef = (Xb.T @ grad).T
                 # Precondition: SGD on standardized features, mapped back to X's scale.
                 grad_coef -= np.outer(grad_intercept, state.center)
                 grad_coef *= state.scale
