@@ -420,7 +420,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
-        return self._keeping_state_on_divergence(self._fit, X, y, sample_weight)
+        return self._unchanged_on_error(self._fit, X, y, sample_weight)
 
     def _fit(self, X, y, sample_weight):
         X, y = self._validate_X_y(X, y, reset=True)
@@ -516,16 +516,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self : object
             The updated estimator.
         """
-        return self._keeping_state_on_divergence(
-            self._partial_fit, X, y, classes, sample_weight
-        )
+        return self._unchanged_on_error(self._partial_fit, X, y, classes, sample_weight)
 
-    def _keeping_state_on_divergence(self, method, *args):
-        """Run ``method``; if training diverges, restore the previous model."""
+    def _unchanged_on_error(self, method, *args):
+        """Run ``method``; if it fails (bad input, divergence), undo its changes."""
         saved = copy.deepcopy(self.__dict__)
         try:
             return method(*args)
-        except _DivergenceError:
+        except Exception:
             self.__dict__ = saved
             raise
 
@@ -742,7 +740,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         with np.errstate(over="ignore", invalid="ignore"):
             objective = loss_sum / n + _penalty(coef, alpha_l1, alpha_l2)
         if not (np.isfinite(objective) and np.isfinite(coef).all()):
-            raise _DivergenceError(
+            raise ValueError(
                 f"SoftmaxRegression diverged in epoch {self.n_iter_ + 1}: the"
                 f" training loss became {objective}. The step size is too large"
                 f" for this data: pass a smaller eta0 (the last step was {eta:.3g}"
@@ -872,10 +870,6 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             Log-probability of each class, in the order of ``classes_``.
         """
         return log_softmax(self._validated_logits(X))
-
-
-class _DivergenceError(ValueError):
-    """The training loss became inf or NaN."""
 
 
 def _penalty(coef, alpha_l1, alpha_l2):

@@ -325,6 +325,11 @@ def test_partial_fit_errors_name_the_fix():
     clf = SoftmaxRegression().partial_fit(X[y < 2], y[y < 2], classes=[0, 1])
     with pytest.raises(ValueError, match=r"labels \[2\].*first call to partial_fit"):
         clf.partial_fit(X, y)
+    assert clf.n_iter_ == 1  # the failed call changed nothing
+    first = SoftmaxRegression()
+    with pytest.raises(ValueError, match=r"labels \[2\]"):
+        first.partial_fit(X, y, classes=[0, 1])
+    assert not hasattr(first, "classes_")
     with pytest.raises(ValueError, match="not supported by partial_fit"):
         SoftmaxRegression(class_weight="balanced").partial_fit(X, y, classes=[0, 1, 2])
 
