@@ -66,6 +66,27 @@ def _moments(X):
     return n, mean, m2
 
 
+def _minibatches(X, order, batch_size, dtype):
+    """Yield (slice, indices, X[indices] as dtype) for each minibatch of ``order``.
+
+    Dense rows are gathered into one reused buffer and, for integer input,
+    converted into a second one: X is never copied or converted as a whole.
+    """
+    if sp.issparse(X):
+        for batch in gen_batches(order.size, batch_size):
+            yield batch, order[batch], X[order[batch]].astype(dtype, copy=False)
+        return
+    gathered = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
+    converted = gathered if X.dtype == dtype else np.empty_like(gathered, dtype)
+    for batch in gen_batches(order.size, batch_size):
+        idx = order[batch]
+        m = idx.size
+        np.take(X, idx, axis=0, out=gathered[:m])
+        if converted is not gathered:
+            converted[:m] = gathered[:m]
+        yield batch, idx, converted[:m]
+
+
 def _merge_moments(a, b):
     """Combine two (count, mean, m2) summaries (Chan et al.'s parallel update)."""
     n_a, mean_a, m2_a = a
@@ -117,6 +138,54 @@ class _SGDState:
         self.center = center.astype(dtype)
         self.scale = scale.astype(dtype)
         self.curvature = _top_eigenvalue(X, center, scale, self.rng)
+
+    def step(
+        self, Xb, grad, eta, *, momentum, nesterov, fit_intercept, alpha_l1, alpha_l2
+    ):
+        """One preconditioned momentum step from the loss gradient on a minibatch.
+
+        ``grad`` is the gradient of the batch's mean loss with respect to its
+        logits. The step is plain SGD on the standardized features,
+        ``(x - center) * sqrt(scale)``, mapped back to the coordinates of X.
+        """
+        grad_intercept = grad.sum(axis=0)
+        # X_b^T G is the fast BLAS orientation, and serves a sparse X_b too.
+        step_coef = (Xb.T @ grad).T
+        step_coef -= np.outer(grad_intercept, self.center)
+        step_coef *= self.scale
+        if alpha_l2:
+            step_coef += (alpha_l2 * self.scale) * self.coef
+        step_coef *= -eta
+        if fit_intercept:
+            step_intercept = -eta * grad_intercept - step_coef @ self.center
+        else:
+            step_intercept = np.zeros_like(grad_intercept)
+        self.velocity_coef *= momentum
+        self.velocity_coef += step_coef
+        self.velocity_intercept *= momentum
+        self.velocity_intercept += step_intercept
+        if nesterov:
+            self.coef += step_coef
+            self.coef += momentum * self.velocity_coef
+            self.intercept += step_intercept + momentum * self.velocity_intercept
+        else:
+            self.coef += self.velocity_coef
+            self.intercept += self.velocity_intercept
+        if alpha_l1:  # proximal step: soft-threshold, exact zeros
+            threshold = (eta * alpha_l1) * self.scale
+            shrunk = np.maximum(np.abs(self.coef) - threshold, 0)
+            np.copyto(self.coef, np.sign(self.coef) * shrunk)
+
+    def accumulate_average(self):
+        """Add the current iterate to the running average (averaged SGD)."""
+        if self.n_averaged == 0:
+            self.average_coef = np.zeros_like(self.coef)
+            self.average_intercept = np.zeros_like(self.intercept)
+        self.n_averaged += 1
+        self.average_coef += (self.coef - self.average_coef) / self.n_averaged
+        self.average_intercept += (
+            self.intercept - self.average_intercept
+        ) / self.n_averaged
 
 
 def _top_eigenvalue(X, center, scale, rng):
@@ -627,59 +696,38 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             return eta / (1 + progress) ** self.power_t
         return eta * state.eta_factor
 
+    def _penalty_alphas(self):
+        """The (L1, L2) multipliers of the penalty."""
+        if self.penalty == "l2":
+            return 0.0, self.alpha
+        if self.penalty == "l1":
+            return self.alpha, 0.0
+        if self.penalty == "elasticnet":
+            return self.alpha * self.l1_ratio, self.alpha * (1 - self.l1_ratio)
+        return 0.0, 0.0
+
     def _epoch(self, X, y_index, weights, indices):
         """One pass of minibatch SGD over ``X[indices]``; updates state and history."""
         state = self._state
-        coef, intercept = state.coef, state.intercept
-        dtype = coef.dtype
-        n_classes, n_features = coef.shape
+        dtype = state.coef.dtype
+        n_classes = state.coef.shape[0]
         n = indices.size
         batch_size = min(256 if self.batch_size == "auto" else self.batch_size, n)
         loss_function = self.loss_function_
         loss_gradient = getattr(loss_function, "loss_gradient", None)
-
-        alpha_l1 = alpha_l2 = 0.0
-        if self.penalty == "l2":
-            alpha_l2 = self.alpha
-        elif self.penalty == "l1":
-            alpha_l1 = self.alpha
-        elif self.penalty == "elasticnet":
-            alpha_l1, alpha_l2 = (
-                self.alpha * self.l1_ratio,
-                self.alpha * (1 - self.l1_ratio),
-            )
-        l2_scale = (alpha_l2 * state.scale).astype(dtype)
-        momentum = dtype.type(self.momentum)
-        average_start = 1 if self.average is True else int(self.average)
-
+        alpha_l1, alpha_l2 = self._penalty_alphas()
         order = state.rng.permutation(indices) if self.shuffle else indices
         one_hot = np.eye(n_classes, dtype=dtype)
-        dense = not sp.issparse(X)
-        if dense:
-            gathered = np.empty((batch_size, n_features), dtype=X.dtype)
-            converted = (
-                gathered
-                if X.dtype == dtype
-                else np.empty((batch_size, n_features), dtype=dtype)
-            )
         targets = np.empty((batch_size, n_classes), dtype=dtype)
         loss_sum = 0.0
         start_time = time.perf_counter()
         # Overflow is detected below, once per epoch, and reported as divergence.
         with np.errstate(over="ignore", invalid="ignore"):
-            for batch in gen_batches(n, batch_size):
-                idx = order[batch]
+            for batch, idx, Xb in _minibatches(X, order, batch_size, dtype):
                 m = idx.size
-                if dense:
-                    Xb = np.take(X, idx, axis=0, out=gathered[:m])
-                    if converted is not gathered:
-                        Xb = converted[:m]
-                        Xb[...] = gathered[:m]
-                else:
-                    Xb = X[idx].astype(dtype, copy=False)
                 Yb = np.take(one_hot, y_index[idx], axis=0, out=targets[:m])
-                raw = Xb @ coef.T
-                raw += intercept
+                raw = Xb @ state.coef.T
+                raw += state.intercept
                 if loss_gradient is not None:
                     sample_loss, grad = loss_gradient(Yb, raw)
                 else:
@@ -687,59 +735,25 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     grad = loss_function.gradient(Yb, raw)
                 if state.epochs_done == 0 and batch.start == 0:
                     _check_loss_output(loss_function, sample_loss, grad, (m, n_classes))
-                wb = weights[idx]
-                loss_sum += float(sample_loss @ wb)
-                grad = grad * (wb / m)[:, None]
-                grad_intercept = grad.sum(axis=0)
-                # X_b^T G is the fast BLAS orientation (and also serves sparse X_b).
-                grad_coef = (Xb.T @ grad).T
-                # Precondition: SGD on standardized features, mapped back to X's scale.
-                grad_coef -= np.outer(grad_intercept, state.center)
-                grad_coef *= state.scale
-                if alpha_l2:
-                    grad_coef += l2_scale * coef
-                eta = dtype.type(self._eta(state, state.epochs_done + batch.start / n))
-                step_coef = grad_coef
-                step_coef *= -eta
-                step_intercept = -eta * grad_intercept - step_coef @ state.center
-                if not self.fit_intercept:
-                    step_intercept[:] = 0
-                velocity_coef, velocity_intercept = (
-                    state.velocity_coef,
-                    state.velocity_intercept,
+                batch_weights = weights[idx]
+                loss_sum += float(sample_loss @ batch_weights)
+                grad = grad * (batch_weights / m)[:, None]
+                eta = self._eta(state, state.epochs_done + batch.start / n)
+                state.step(
+                    Xb,
+                    grad,
+                    dtype.type(eta),
+                    momentum=dtype.type(self.momentum),
+                    nesterov=self.nesterovs_momentum,
+                    fit_intercept=self.fit_intercept,
+                    alpha_l1=alpha_l1,
+                    alpha_l2=alpha_l2,
                 )
-                velocity_coef *= momentum
-                velocity_coef += step_coef
-                velocity_intercept *= momentum
-                velocity_intercept += step_intercept
-                if self.nesterovs_momentum:
-                    coef += step_coef
-                    coef += momentum * velocity_coef
-                    intercept += step_intercept + momentum * velocity_intercept
-                else:
-                    coef += velocity_coef
-                    intercept += velocity_intercept
-                if alpha_l1:
-                    threshold = (eta * alpha_l1) * state.scale
-                    np.copyto(
-                        coef, np.sign(coef) * np.maximum(np.abs(coef) - threshold, 0)
-                    )
                 self.t_ += m
-                if self.average and self.t_ >= average_start:
-                    if state.n_averaged == 0:
-                        state.average_coef, state.average_intercept = (
-                            coef.copy(),
-                            intercept.copy(),
-                        )
-                    state.n_averaged += 1
-                    state.average_coef += (coef - state.average_coef) / state.n_averaged
-                    state.average_intercept += (
-                        intercept - state.average_intercept
-                    ) / state.n_averaged
-
-        with np.errstate(over="ignore", invalid="ignore"):
-            objective = loss_sum / n + _penalty(coef, alpha_l1, alpha_l2)
-        if not (np.isfinite(objective) and np.isfinite(coef).all()):
+                if self.average and self.t_ >= int(self.average):
+                    state.accumulate_average()
+            objective = loss_sum / n + _penalty(state.coef, alpha_l1, alpha_l2)
+        if not (np.isfinite(objective) and np.isfinite(state.coef).all()):
             raise ValueError(
                 f"SoftmaxRegression diverged in epoch {self.n_iter_ + 1}: the"
                 f" training loss became {objective}. The step size is too large"
