@@ -226,7 +226,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     for :class:`~sklearn.linear_model.SGDClassifier`; the L2 penalty is
     ``0.5 * ||coef||^2`` and the intercept is not penalized. With
     ``penalty="l2"`` its optimum is that of
-    ``LogisticRegression(C=1 / (alpha * n_samples))``.
+    ``LogisticRegression(C=1 / (alpha * n_samples))`` for three classes or more;
+    for two classes, whose two logits are both penalized, it is
+    ``C=2 / (alpha * n_samples)``.
 
     Parameters
     ----------
@@ -291,8 +293,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     eta0 : float or "auto", default="auto"
         Initial step size, measured on the internally standardized features (so
         for data that are already standardized it is the usual step size).
-        "auto" uses ``16 / s``, where ``s`` is the mean squared norm of a
-        standardized sample (about ``n_features``).
+        "auto" uses ``3.6 / lambda``, where ``lambda`` is the largest eigenvalue
+        of the covariance of the standardized features (estimated by power
+        iteration on a sample of rows): the curvature scale of the loss.
 
     power_t : float, default=0.5
         Exponent of the ``"invscaling"`` schedule.
@@ -343,7 +346,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     n_features_in_ : int
         Number of features seen during ``fit``.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during ``fit``, when ``X`` has string column
         names.
 
