@@ -22,6 +22,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
+from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
 
 from sksoftmax._losses import LOSSES, log_softmax, softmax
 
@@ -58,12 +59,17 @@ def _moments(X):
     if sp.issparse(X):
         mean, var = mean_variance_axis(X, axis=0)
         return n, mean.astype(np.float64), var.astype(np.float64) * n
-    mean = X.mean(axis=0, dtype=np.float64)
-    m2 = np.zeros_like(mean)
-    for rows in _row_chunks(*X.shape):  # chunks bound the float64 temporaries
-        diff = X[rows] - mean
-        m2 += np.einsum("ij,ij->j", diff, diff)
-    return n, mean, m2
+    # One pass over X, in chunks that bound the float64 temporaries. Sums are
+    # taken around the first row, which removes most of the cancellation.
+    shift = X[0].astype(np.float64)
+    total = np.zeros_like(shift)
+    squares = np.zeros_like(shift)
+    for rows in _row_chunks(*X.shape):
+        diff = X[rows] - shift
+        total += diff.sum(axis=0)
+        squares += np.einsum("ij,ij->j", diff, diff)
+    mean_diff = total / n
+    return n, shift + mean_diff, np.maximum(squares - n * mean_diff**2, 0.0)
 
 
 def _minibatches(X, order, batch_size, dtype):
@@ -81,7 +87,8 @@ def _minibatches(X, order, batch_size, dtype):
     for batch in gen_batches(order.size, batch_size):
         idx = order[batch]
         m = idx.size
-        np.take(X, idx, axis=0, out=gathered[:m])
+        # mode="clip" lets take write straight into `out` (no bounds buffer).
+        np.take(X, idx, axis=0, out=gathered[:m], mode="clip")
         if converted is not gathered:
             converted[:m] = gathered[:m]
         yield batch, idx, converted[:m]
@@ -151,13 +158,13 @@ class _SGDState:
         grad_intercept = grad.sum(axis=0)
         # X_b^T G is the fast BLAS orientation, and serves a sparse X_b too.
         step_coef = (Xb.T @ grad).T
-        step_coef -= np.outer(grad_intercept, self.center)
-        step_coef *= self.scale
+        step_coef -= np.multiply.outer(grad_intercept, self.center)
         if alpha_l2:
-            step_coef += (alpha_l2 * self.scale) * self.coef
-        step_coef *= -eta
+            step_coef += alpha_l2 * self.coef
+        step_coef *= self.scale * -eta
         if fit_intercept:
-            step_intercept = -eta * grad_intercept - step_coef @ self.center
+            step_intercept = grad_intercept * -eta
+            step_intercept -= step_coef @ self.center
         else:
             step_intercept = np.zeros_like(grad_intercept)
         self.velocity_coef *= momentum
@@ -650,7 +657,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return X, y
 
     def _sample_weights(self, X, y_index, sample_weight):
-        """sample_weight times class_weight, in the dtype of the computation."""
+        """sample_weight times class_weight in the computation's dtype; None if unit."""
+        if sample_weight is None and self.class_weight is None:
+            return None  # unit weights: the minibatch loop skips the products
         state = getattr(self, "_state", None)
         dtype = _compute_dtype(X) if state is None else state.coef.dtype
         weights = _check_sample_weight(sample_weight, X, dtype=dtype)
@@ -725,7 +734,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         loss_sum = 0.0
         start_time = time.perf_counter()
         # Overflow is detected below, once per epoch, and reported as divergence.
-        with np.errstate(over="ignore", invalid="ignore"):
+        # One BLAS thread: the per-batch products are too small to gain much from
+        # two, and a second thread waiting for a busy core slows them 10-50 times.
+        with (
+            np.errstate(over="ignore", invalid="ignore"),
+            threadpool_limits(limits=1, user_api="blas"),
+        ):
             for batch, idx, Xb in _minibatches(X, order, batch_size, dtype):
                 m = idx.size
                 Yb = np.take(one_hot, y_index[idx], axis=0, out=targets[:m])
@@ -738,9 +752,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     grad = loss_function.gradient(Yb, raw)
                 if state.epochs_done == 0 and batch.start == 0:
                     _check_loss_output(loss_function, sample_loss, grad, (m, n_classes))
-                batch_weights = weights[idx]
-                loss_sum += float(sample_loss @ batch_weights)
-                grad = grad * (batch_weights / m)[:, None]
+                if weights is None:
+                    loss_sum += float(sample_loss.sum())
+                    grad = grad * dtype.type(1 / m)
+                else:
+                    batch_weights = weights[idx]
+                    loss_sum += float(sample_loss @ batch_weights)
+                    grad = grad * (batch_weights / m)[:, None]
                 eta = self._eta(state, state.epochs_done + batch.start / n)
                 state.step(
                     Xb,
@@ -788,7 +806,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         for rows in _row_chunks(validation.size, X.shape[1]):
             chunk = validation[rows]
             correct[rows] = self._logits(X[chunk]).argmax(axis=1) == y_index[chunk]
-        return float(np.average(correct, weights=weights[validation]))
+        if weights is not None:
+            weights = weights[validation]
+        return float(np.average(correct, weights=weights))
 
     def _print_progress(self):
         message = f"Epoch {self.n_iter_}: loss {self.loss_curve_[-1]:.5f}"
