@@ -8,7 +8,13 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
-from sklearn.datasets import load_digits, load_iris, load_wine, make_classification
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_digits,
+    load_iris,
+    load_wine,
+    make_classification,
+)
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score
@@ -40,6 +46,21 @@ def test_l2_optimum_is_logistic_regression(wine):
         alpha=alpha, batch_size=32, max_iter=300, tol=None, random_state=0
     ).fit(X, y)
     assert_allclose(clf.predict_proba(X), reference.predict_proba(X), atol=1e-2)
+
+
+def test_binary_l2_optimum_is_logistic_regression_with_twice_the_c():
+    # Two classes keep two penalized logits: W1 - W0 = w at the symmetric optimum
+    # W1 = -W0 = w / 2, so the penalty is alpha * ||w||^2 / 4, i.e. C = 2/(alpha n).
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    alpha = 0.01
+    reference = LogisticRegression(C=2 / (alpha * len(X)), tol=1e-12, max_iter=10_000)
+    reference.fit(X, y)
+    # Full-batch steps: this checks the objective, not the minibatch noise.
+    clf = SoftmaxRegression(alpha=alpha, batch_size=len(X), max_iter=500, tol=None)
+    clf.fit(X, y)
+    assert_allclose(clf.predict_proba(X), reference.predict_proba(X), atol=1e-2)
+    assert_allclose(clf.coef_, reference.coef_, atol=2e-2)
 
 
 def test_raw_integer_pixels_need_no_scaler(digits):
