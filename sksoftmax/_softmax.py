@@ -518,6 +518,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         weights = self._sample_weights(X, y_index, sample_weight)
         self._state = self._new_state(X, coef_from_fitted=warm)
+        self._resolve_loss()
         self._state.update_preconditioner(X, self.fit_intercept)
 
         train, validation = np.arange(X.shape[0]), None
@@ -638,6 +639,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         weights = self._sample_weights(X, y_index, sample_weight)
         if first_call:
             self._state = self._new_state(X, coef_from_fitted=False)
+            self._resolve_loss()
             self._reset_history()
         self._state.update_preconditioner(X, self.fit_intercept)
         self._epoch(X, y_index, weights, np.arange(X.shape[0]))
@@ -679,12 +681,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         else:
             coef = np.zeros((n_classes, n_features), dtype=dtype)
             intercept = np.zeros(n_classes, dtype=dtype)
+        return _SGDState(coef, intercept, check_random_state(self.random_state))
+
+    def _resolve_loss(self):
         if isinstance(self.loss, str):
             self.loss_function_ = LOSSES[self.loss]()
         else:  # a copy, so that changing the user's object later changes nothing
             self.loss_function_ = clone(self.loss, safe=False)
-        state = _SGDState(coef, intercept, check_random_state(self.random_state))
-        return state
 
     def _reset_history(self):
         self.n_iter_ = 0
