@@ -9,17 +9,6 @@ probabilities are always ``softmax(raw_prediction)``.
 import numpy as np
 from sklearn.base import BaseEstimator
 
-__all__ = [
-    "AbsoluteErrorLoss",
-    "BaseLoss",
-    "CrossEntropyLoss",
-    "FocalLoss",
-    "HuberLoss",
-    "SquaredErrorLoss",
-    "log_softmax",
-    "softmax",
-]
-
 
 def log_softmax(raw_prediction):
     """Compute the log of the softmax along axis 1, stably (log-sum-exp).

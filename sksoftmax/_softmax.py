@@ -80,7 +80,8 @@ def _minibatches(X, order, batch_size, dtype):
     """
     if sp.issparse(X):
         for batch in gen_batches(order.size, batch_size):
-            yield batch, order[batch], X[order[batch]].astype(dtype, copy=False)
+            idx = order[batch]
+            yield batch, idx, X[idx].astype(dtype, copy=False)
         return
     gathered = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
     converted = gathered if X.dtype == dtype else np.empty_like(gathered, dtype)
