@@ -22,7 +22,6 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
-from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
 
 from sksoftmax._losses import LOSSES, log_softmax, softmax
 
@@ -73,26 +72,24 @@ def _moments(X):
 
 
 def _minibatches(X, order, batch_size, dtype):
-    """Yield (slice, indices, X[indices] as dtype) for each minibatch of ``order``.
+    """Yield (slice of ``order``, X[order[slice]] as dtype) for each minibatch.
 
     Dense rows are gathered into one reused buffer and, for integer input,
     converted into a second one: X is never copied or converted as a whole.
     """
     if sp.issparse(X):
         for batch in gen_batches(order.size, batch_size):
-            idx = order[batch]
-            yield batch, idx, X[idx].astype(dtype, copy=False)
+            yield batch, X[order[batch]].astype(dtype, copy=False)
         return
     gathered = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
     converted = gathered if X.dtype == dtype else np.empty_like(gathered, dtype)
     for batch in gen_batches(order.size, batch_size):
-        idx = order[batch]
-        m = idx.size
+        m = batch.stop - batch.start
         # mode="clip" lets take write straight into `out` (no bounds buffer).
-        np.take(X, idx, axis=0, out=gathered[:m], mode="clip")
+        np.take(X, order[batch], axis=0, out=gathered[:m], mode="clip")
         if converted is not gathered:
             converted[:m] = gathered[:m]
-        yield batch, idx, converted[:m]
+        yield batch, converted[:m]
 
 
 def _merge_moments(a, b):
@@ -107,19 +104,21 @@ def _merge_moments(a, b):
 class _SGDState:
     """Everything the optimizer carries between epochs and partial_fit calls.
 
-    ``coef`` (n_classes, n_features) and ``intercept`` hold one logit per class,
-    also for two classes. Updates are preconditioned by the feature moments: a
-    step is plain SGD on the centred features divided by their standard
-    deviation, mapped back to the original coordinates. The fitted model does not
-    depend on it, only the path to it does.
+    ``coef_t`` (n_features, n_classes), the transpose of ``coef_``, and
+    ``intercept`` hold one logit per class, also for two classes. In that layout
+    ``X_b @ coef_t`` and the gradient ``X_b.T @ G`` are both C-ordered, so the
+    update mixes no memory orders. Updates are preconditioned by the feature
+    moments: a step is plain SGD on the centred features divided by their
+    standard deviation, mapped back to the original coordinates. The fitted model
+    does not depend on it, only the path to it does.
     """
 
-    def __init__(self, coef, intercept, random_state):
-        self.coef = coef
+    def __init__(self, coef_t, intercept, random_state):
+        self.coef_t = coef_t
         self.intercept = intercept
-        self.velocity_coef = np.zeros_like(coef)
+        self.velocity_t = np.zeros_like(coef_t)
         self.velocity_intercept = np.zeros_like(intercept)
-        self.average_coef = None
+        self.average_t = None
         self.average_intercept = None
         self.n_averaged = 0
         self.moments = None
@@ -142,9 +141,11 @@ class _SGDState:
             center = np.zeros_like(mean)
         floor = VARIANCE_FLOOR * second.mean()
         scale = 1.0 / np.maximum(second, floor if floor > 0 else 1.0)
-        dtype = self.coef.dtype
+        dtype = self.coef_t.dtype
         self.center = center.astype(dtype)
-        self.scale = scale.astype(dtype)
+        # The scale of each entry of coef_t, spelt out: NumPy broadcasts over
+        # rows of a few classes slowly.
+        self.scale = np.repeat(scale.astype(dtype)[:, None], self.coef_t.shape[1], 1)
         self.curvature = _top_eigenvalue(X, center, scale, self.rng)
 
     def step(
@@ -152,45 +153,47 @@ class _SGDState:
     ):
         """One preconditioned momentum step from the loss gradient on a minibatch.
 
-        ``grad`` is the gradient of the batch's mean loss with respect to its
-        logits. The step is plain SGD on the standardized features,
-        ``(x - center) * sqrt(scale)``, mapped back to the coordinates of X.
+        ``grad`` is the gradient of the batch's summed loss with respect to its
+        logits; the step follows their mean. It is plain SGD on the standardized
+        features, ``(x - center) * sqrt(scale)``, mapped back to the coordinates
+        of X.
         """
-        grad_intercept = grad.sum(axis=0)
-        # X_b^T G is the fast BLAS orientation, and serves a sparse X_b too.
-        step_coef = (Xb.T @ grad).T
-        step_coef -= np.multiply.outer(grad_intercept, self.center)
+        # Scaling is cheaper on (n_samples, n_classes) than on the step.
+        grad = grad * (-eta / Xb.shape[0])
+        step = Xb.T @ grad  # serves a sparse X_b too
+        step_intercept = grad.sum(axis=0)
+        if fit_intercept:  # the gradient on centred features; np.dot is BLAS
+            step -= np.dot(self.center[:, None], step_intercept[None, :])
         if alpha_l2:
-            step_coef += alpha_l2 * self.coef
-        step_coef *= self.scale * -eta
+            step -= (eta * alpha_l2) * self.coef_t
+        step *= self.scale
         if fit_intercept:
-            step_intercept = grad_intercept * -eta
-            step_intercept -= step_coef @ self.center
+            step_intercept -= self.center @ step
         else:
-            step_intercept = np.zeros_like(grad_intercept)
-        self.velocity_coef *= momentum
-        self.velocity_coef += step_coef
+            step_intercept[:] = 0
+        self.velocity_t *= momentum
+        self.velocity_t += step
         self.velocity_intercept *= momentum
         self.velocity_intercept += step_intercept
         if nesterov:
-            self.coef += step_coef
-            self.coef += momentum * self.velocity_coef
+            self.coef_t += step
+            self.coef_t += momentum * self.velocity_t
             self.intercept += step_intercept + momentum * self.velocity_intercept
         else:
-            self.coef += self.velocity_coef
+            self.coef_t += self.velocity_t
             self.intercept += self.velocity_intercept
         if alpha_l1:  # proximal step: soft-threshold, exact zeros
             threshold = (eta * alpha_l1) * self.scale
-            shrunk = np.maximum(np.abs(self.coef) - threshold, 0)
-            np.copyto(self.coef, np.sign(self.coef) * shrunk)
+            shrunk = np.maximum(np.abs(self.coef_t) - threshold, 0)
+            np.copyto(self.coef_t, np.sign(self.coef_t) * shrunk)
 
     def accumulate_average(self):
         """Add the current iterate to the running average (averaged SGD)."""
         if self.n_averaged == 0:
-            self.average_coef = np.zeros_like(self.coef)
+            self.average_t = np.zeros_like(self.coef_t)
             self.average_intercept = np.zeros_like(self.intercept)
         self.n_averaged += 1
-        self.average_coef += (self.coef - self.average_coef) / self.n_averaged
+        self.average_t += (self.coef_t - self.average_t) / self.n_averaged
         self.average_intercept += (
             self.intercept - self.average_intercept
         ) / self.n_averaged
@@ -514,7 +517,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             self.warm_start
             and hasattr(self, "_state")
             and np.array_equal(classes, self.classes_)
-            and self._state.coef.shape[1] == X.shape[1]
+            and self._state.coef_t.shape[0] == X.shape[1]
         )
         self.classes_ = classes
         weights = self._sample_weights(X, y_index, sample_weight)
@@ -664,7 +667,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if sample_weight is None and self.class_weight is None:
             return None  # unit weights: the minibatch loop skips the products
         state = getattr(self, "_state", None)
-        dtype = _compute_dtype(X) if state is None else state.coef.dtype
+        dtype = _compute_dtype(X) if state is None else state.coef_t.dtype
         weights = _check_sample_weight(sample_weight, X, dtype=dtype)
         if self.class_weight is not None:
             per_class = compute_class_weight(
@@ -677,12 +680,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         dtype = _compute_dtype(X)
         n_classes, n_features = self.classes_.size, X.shape[1]
         if coef_from_fitted:
-            coef = self._state.coef.astype(dtype)
+            coef_t = self._state.coef_t.astype(dtype)
             intercept = self._state.intercept.astype(dtype)
         else:
-            coef = np.zeros((n_classes, n_features), dtype=dtype)
+            coef_t = np.zeros((n_features, n_classes), dtype=dtype)
             intercept = np.zeros(n_classes, dtype=dtype)
-        return _SGDState(coef, intercept, check_random_state(self.random_state))
+        return _SGDState(coef_t, intercept, check_random_state(self.random_state))
 
     def _resolve_loss(self):
         if isinstance(self.loss, str):
@@ -699,14 +702,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.best_validation_score_ = -np.inf if self.early_stopping else None
 
     def _eta(self, state, progress):
-        """Step size at ``progress`` epochs into training."""
+        """Step size at ``progress`` (an array) epochs into training."""
         if self.eta0 == "auto":
             eta = AUTO_STEP / state.curvature
         else:
             eta = self.eta0
         if self.learning_rate == "cosine":
             horizon = state.horizon or self.max_iter
-            cosine = 0.5 * (1 + np.cos(np.pi * min(progress / horizon, 1.0)))
+            cosine = 0.5 * (1 + np.cos(np.pi * np.minimum(progress / horizon, 1.0)))
             return eta * (COSINE_FLOOR + (1 - COSINE_FLOOR) * cosine)
         if self.learning_rate == "invscaling":
             return eta / (1 + progress) ** self.power_t
@@ -725,29 +728,39 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def _epoch(self, X, y_index, weights, indices):
         """One pass of minibatch SGD over ``X[indices]``; updates state and history."""
         state = self._state
-        dtype = state.coef.dtype
-        n_classes = state.coef.shape[0]
+        dtype = state.coef_t.dtype
+        n_classes = state.coef_t.shape[1]
         n = indices.size
         batch_size = min(256 if self.batch_size == "auto" else self.batch_size, n)
         loss_function = self.loss_function_
         loss_gradient = getattr(loss_function, "loss_gradient", None)
         alpha_l1, alpha_l2 = self._penalty_alphas()
-        order = state.rng.permutation(indices) if self.shuffle else indices
+        momentum = dtype.type(self.momentum)
+        order = indices
+        if self.shuffle:
+            order = state.rng.permutation(indices)
+            # Sorted rows within each batch: the same sums, gathered faster.
+            full = n - n % batch_size
+            order[:full].reshape(-1, batch_size).sort(axis=1)
+            order[full:].sort()
+        # Everything indexed by sample is put in batch order once per epoch.
+        y_order = y_index[order]
+        weights_order = None if weights is None else weights[order]
+        progress = state.epochs_done + np.arange(0, n, batch_size) / n
+        etas = np.broadcast_to(self._eta(state, progress), progress.shape)
         one_hot = np.eye(n_classes, dtype=dtype)
-        targets = np.empty((batch_size, n_classes), dtype=dtype)
+        # Targets are column-major like the losses' work arrays: mixing the two
+        # memory orders would slow every elementwise operation on them.
+        targets_t = np.empty((n_classes, batch_size), dtype=dtype)
         loss_sum = 0.0
         start_time = time.perf_counter()
         # Overflow is detected below, once per epoch, and reported as divergence.
-        # One BLAS thread: the per-batch products are too small to gain much from
-        # two, and a second thread waiting for a busy core slows them 10-50 times.
-        with (
-            np.errstate(over="ignore", invalid="ignore"),
-            threadpool_limits(limits=1, user_api="blas"),
-        ):
-            for batch, idx, Xb in _minibatches(X, order, batch_size, dtype):
-                m = idx.size
-                Yb = np.take(one_hot, y_index[idx], axis=0, out=targets[:m])
-                raw = Xb @ state.coef.T
+        with np.errstate(over="ignore", invalid="ignore"):
+            batches = _minibatches(X, order, batch_size, dtype)
+            for (batch, Xb), eta in zip(batches, etas.astype(dtype), strict=True):
+                m = Xb.shape[0]
+                Yb = np.take(one_hot, y_order[batch], axis=1, out=targets_t[:, :m]).T
+                raw = Xb @ state.coef_t
                 raw += state.intercept
                 if loss_gradient is not None:
                     sample_loss, grad = loss_gradient(Yb, raw)
@@ -756,19 +769,17 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     grad = loss_function.gradient(Yb, raw)
                 if state.epochs_done == 0 and batch.start == 0:
                     _check_loss_output(loss_function, sample_loss, grad, (m, n_classes))
-                if weights is None:
+                if weights_order is None:
                     loss_sum += float(sample_loss.sum())
-                    grad = grad * dtype.type(1 / m)
                 else:
-                    batch_weights = weights[idx]
+                    batch_weights = weights_order[batch]
                     loss_sum += float(sample_loss @ batch_weights)
-                    grad = grad * (batch_weights / m)[:, None]
-                eta = self._eta(state, state.epochs_done + batch.start / n)
+                    grad = grad * batch_weights[:, None]
                 state.step(
                     Xb,
                     grad,
-                    dtype.type(eta),
-                    momentum=dtype.type(self.momentum),
+                    eta,
+                    momentum=momentum,
                     nesterov=self.nesterovs_momentum,
                     fit_intercept=self.fit_intercept,
                     alpha_l1=alpha_l1,
@@ -777,8 +788,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 self.t_ += m
                 if self.average and self.t_ >= int(self.average):
                     state.accumulate_average()
-            objective = loss_sum / n + _penalty(state.coef, alpha_l1, alpha_l2)
-        if not (np.isfinite(objective) and np.isfinite(state.coef).all()):
+            objective = loss_sum / n + _penalty(state.coef_t, alpha_l1, alpha_l2)
+        if not (np.isfinite(objective) and np.isfinite(state.coef_t).all()):
             raise ValueError(
                 f"SoftmaxRegression diverged in epoch {self.n_iter_ + 1}: the"
                 f" training loss became {objective}. The step size is too large"
@@ -794,14 +805,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     def _publish_coef(self):
         state = self._state
-        coef, intercept = state.coef, state.intercept
+        coef_t, intercept = state.coef_t, state.intercept
         if state.n_averaged:
-            coef, intercept = state.average_coef, state.average_intercept
-        if coef.shape[0] == 2:  # binary: one row, the difference of the two logits
-            self.coef_ = (coef[1] - coef[0])[None, :]
+            coef_t, intercept = state.average_t, state.average_intercept
+        if coef_t.shape[1] == 2:  # binary: one row, the difference of the two logits
+            self.coef_ = (coef_t[:, 1] - coef_t[:, 0])[None, :]
             self.intercept_ = np.atleast_1d(intercept[1] - intercept[0])
         else:
-            self.coef_ = coef.copy()
+            self.coef_ = coef_t.T.copy()
             self.intercept_ = intercept.copy()
 
     def _validation_score(self, X, y_index, weights, validation):
