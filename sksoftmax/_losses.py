@@ -21,7 +21,8 @@ def log_softmax(raw_prediction):
     Returns
     -------
     log_proba : ndarray of shape (n_samples, n_classes)
-        Log-probabilities, finite for any finite logits, in the input dtype.
+        Log-probabilities, finite for any finite logits, in the input dtype
+        and in column-major (Fortran) order, like the built-in losses' arrays.
 
     Examples
     --------
@@ -46,7 +47,8 @@ def softmax(raw_prediction):
     Returns
     -------
     proba : ndarray of shape (n_samples, n_classes)
-        Probabilities: each row is non-negative and sums to one.
+        Probabilities: each row is non-negative and sums to one. Column-major
+        (Fortran) order, like the built-in losses' arrays.
 
     Examples
     --------

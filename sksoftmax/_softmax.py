@@ -86,7 +86,7 @@ def _minibatches(X, order, batch_size, dtype):
     for batch in gen_batches(order.size, batch_size):
         m = batch.stop - batch.start
         # mode="clip" lets take write straight into `out` (no bounds buffer).
-        np.take(X, order[batch], axis=0, out=gathered[:m], mode="clip")
+        X.take(order[batch], axis=0, out=gathered[:m], mode="clip")
         if converted is not gathered:
             converted[:m] = gathered[:m]
         yield batch, converted[:m]
@@ -759,7 +759,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             batches = _minibatches(X, order, batch_size, dtype)
             for (batch, Xb), eta in zip(batches, etas.astype(dtype), strict=True):
                 m = Xb.shape[0]
-                Yb = np.take(one_hot, y_order[batch], axis=1, out=targets_t[:, :m]).T
+                Yb = one_hot.take(y_order[batch], axis=1, out=targets_t[:, :m]).T
                 raw = Xb @ state.coef_t
                 raw += state.intercept
                 if loss_gradient is not None:
@@ -906,7 +906,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Probability of each class, in the order of ``classes_``.
         """
-        return softmax(self._validated_logits(X))
+        return np.ascontiguousarray(softmax(self._validated_logits(X)))
 
     def predict_log_proba(self, X):
         """Compute the log of the class probabilities, stably.
@@ -921,7 +921,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probability of each class, in the order of ``classes_``.
         """
-        return log_softmax(self._validated_logits(X))
+        return np.ascontiguousarray(log_softmax(self._validated_logits(X)))
 
 
 def _penalty(coef, alpha_l1, alpha_l2):

@@ -233,6 +233,8 @@ def test_binary_outputs_follow_scikit_learn_shapes():
     assert scores.shape == (200,)
     proba = clf.predict_proba(X)
     assert proba.shape == (200, 2)
+    # C order, as scikit-learn returns, though the softmax works column-major.
+    assert proba.flags.c_contiguous and clf.predict_log_proba(X).flags.c_contiguous
     assert_array_equal(clf.predict(X), np.where(scores > 0, "yes", "no"))
     assert_allclose(proba[:, 1], 1 / (1 + np.exp(-scores)), rtol=1e-6)
     assert_allclose(np.exp(clf.predict_log_proba(X)), proba, rtol=1e-6)
