@@ -386,6 +386,17 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     sklearn.linear_model.SGDClassifier : One-vs-rest linear models by SGD.
     sklearn.neural_network.MLPClassifier : Neural networks by SGD or Adam.
 
+    Notes
+    -----
+    The two matrix products of each minibatch run on NumPy's BLAS with as many
+    threads as it is configured to use, as in the rest of scikit-learn. When
+    several fits run at once in processes you start yourself (two notebooks, a
+    process pool), their BLAS threads compete for the cores and the small
+    products slow down steeply; limit each fit with
+    ``threadpoolctl.threadpool_limits(1)``. scikit-learn's own parallel tools,
+    such as ``GridSearchCV(n_jobs=...)``, already limit the threads of their
+    workers. The last digits of the weights depend on the number of threads.
+
     Examples
     --------
     >>> from sklearn.datasets import load_iris
