@@ -6,8 +6,11 @@ to per-sample losses and to their gradient with respect to the logits. The
 probabilities are always ``softmax(raw_prediction)``.
 """
 
+from numbers import Real
+
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval
 
 
 def log_softmax(raw_prediction):
@@ -139,6 +142,8 @@ class BaseLoss(BaseEstimator):
     """
 
     differentiable = True
+    # Checked by SoftmaxRegression before training, as for estimators.
+    _parameter_constraints: dict = {}
 
     def loss(self, y_true, raw_prediction):
         """Compute the per-sample loss.
@@ -243,6 +248,10 @@ class CrossEntropyLoss(BaseLoss):
     >>> CrossEntropyLoss().loss(y_true, np.array([[1e4, 0.0, 0.0]]))
     array([10000.])
     """
+
+    _parameter_constraints: dict = {
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+    }
 
     def __init__(self, label_smoothing=0.0):
         self.label_smoothing = label_smoothing
@@ -384,6 +393,10 @@ class HuberLoss(_ResidualLoss):
     array([0.1875])
     """
 
+    _parameter_constraints: dict = {
+        "delta": [Interval(Real, 0, None, closed="neither")]
+    }
+
     def __init__(self, delta=0.5):
         self.delta = delta
 
@@ -420,6 +433,8 @@ class FocalLoss(BaseLoss):
     >>> FocalLoss(gamma=2.0).loss(np.array([[1.0, 0.0]]), np.zeros((1, 2))).round(4)
     array([0.1733])
     """
+
+    _parameter_constraints: dict = {"gamma": [Interval(Real, 0, None, closed="left")]}
 
     def __init__(self, gamma=2.0):
         self.gamma = gamma

@@ -1,43 +1,42 @@
 """SoftmaxRegression: multinomial logistic regression trained by minibatch SGD."""
 
 import copy
+import math
+import os
+import sys
 import time
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+import sklearn
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.utils import check_random_state, compute_class_weight, gen_batches
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
     check_classification_targets,
 )
-from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
     validate_data,
 )
 
+from sksoftmax import _optim
 from sksoftmax._losses import LOSSES, log_softmax, softmax
 
-# Steps are taken on internally standardized features; "auto" is AUTO_STEP over
-# the largest eigenvalue of their covariance (the curvature scale of the loss).
-# Heavy-ball momentum 0.9 is stable below about 7.6 / eigenvalue for the log loss.
-AUTO_STEP = 3.6
-# Power iterations run, on a sample of CHUNK_ELEMENTS values, to estimate it.
-CURVATURE_ITERATIONS = 20
-# A feature's variance is floored at this fraction of the mean variance, so that
-# nearly constant features (image corners) do not get huge steps.
-VARIANCE_FLOOR = 1e-2
-# The cosine schedule anneals to this fraction of eta0.
-COSINE_FLOOR = 1e-2
-# Rows converted at once when non-float input is cast for prediction or moments.
-CHUNK_ELEMENTS = 2**18
+# max_iter="auto": at least this many epochs, and enough epochs for this many
+# optimizer steps, so that small datasets (a few minibatches) converge too.
+AUTO_EPOCHS = 6
+AUTO_STEPS = 1000
+# Each time an epoch diverges with eta0="auto", the step is divided by this and
+# the epoch is run again from where it started, at most MAX_BACKTRACKS times.
+BACKTRACK_FACTOR = 4
+MAX_BACKTRACKS = 10
 
 
 def _compute_dtype(X):
@@ -45,30 +44,6 @@ def _compute_dtype(X):
     if X.dtype in (np.float32, np.float64):
         return X.dtype.type
     return np.float32 if X.dtype.itemsize <= 2 else np.float64
-
-
-def _row_chunks(n_rows, n_features):
-    """Slices of rows holding about CHUNK_ELEMENTS values each."""
-    return gen_batches(n_rows, max(1, CHUNK_ELEMENTS // max(n_features, 1)))
-
-
-def _moments(X):
-    """Count, mean and sum of squared deviations of each feature (float64)."""
-    n = X.shape[0]
-    if sp.issparse(X):
-        mean, var = mean_variance_axis(X, axis=0)
-        return n, mean.astype(np.float64), var.astype(np.float64) * n
-    # One pass over X, in chunks that bound the float64 temporaries. Sums are
-    # taken around the first row, which removes most of the cancellation.
-    shift = X[0].astype(np.float64)
-    total = np.zeros_like(shift)
-    squares = np.zeros_like(shift)
-    for rows in _row_chunks(*X.shape):
-        diff = X[rows] - shift
-        total += diff.sum(axis=0)
-        squares += np.einsum("ij,ij->j", diff, diff)
-    mean_diff = total / n
-    return n, shift + mean_diff, np.maximum(squares - n * mean_diff**2, 0.0)
 
 
 def _minibatches(X, order, batch_size, dtype):
@@ -92,136 +67,13 @@ def _minibatches(X, order, batch_size, dtype):
         yield batch, converted[:m]
 
 
-def _merge_moments(a, b):
-    """Combine two (count, mean, m2) summaries (Chan et al.'s parallel update)."""
-    n_a, mean_a, m2_a = a
-    n_b, mean_b, m2_b = b
-    n = n_a + n_b
-    delta = mean_b - mean_a
-    return n, mean_a + delta * (n_b / n), m2_a + m2_b + delta**2 * (n_a * n_b / n)
-
-
-class _SGDState:
-    """Everything the optimizer carries between epochs and partial_fit calls.
-
-    ``coef_t`` (n_features, n_classes), the transpose of ``coef_``, and
-    ``intercept`` hold one logit per class, also for two classes. In that layout
-    ``X_b @ coef_t`` and the gradient ``X_b.T @ G`` are both C-ordered, so the
-    update mixes no memory orders. Updates are preconditioned by the feature
-    moments: a step is plain SGD on the centred features divided by their
-    standard deviation, mapped back to the original coordinates. The fitted model
-    does not depend on it, only the path to it does.
-    """
-
-    def __init__(self, coef_t, intercept, random_state):
-        self.coef_t = coef_t
-        self.intercept = intercept
-        self.velocity_t = np.zeros_like(coef_t)
-        self.velocity_intercept = np.zeros_like(intercept)
-        self.average_t = None
-        self.average_intercept = None
-        self.n_averaged = 0
-        self.moments = None
-        self.epochs_done = 0
-        self.eta_factor = 1.0  # lowered by the "adaptive" schedule
-        self.horizon = None  # epochs of the "cosine" schedule
-        self.rng = random_state
-
-    def update_preconditioner(self, X, fit_intercept):
-        moments = _moments(X)
-        if self.moments is not None:
-            moments = _merge_moments(self.moments, moments)
-        self.moments = moments
-        n, mean, m2 = moments
-        second = m2 / n
-        if fit_intercept:
-            center = mean
-        else:  # without an intercept to absorb it, the mean cannot be removed
-            second = second + mean**2
-            center = np.zeros_like(mean)
-        floor = VARIANCE_FLOOR * second.mean()
-        scale = 1.0 / np.maximum(second, floor if floor > 0 else 1.0)
-        dtype = self.coef_t.dtype
-        self.center = center.astype(dtype)
-        # The scale of each entry of coef_t, spelt out: NumPy broadcasts over
-        # rows of a few classes slowly.
-        self.scale = np.repeat(scale.astype(dtype)[:, None], self.coef_t.shape[1], 1)
-        self.curvature = _top_eigenvalue(X, center, scale, self.rng)
-
-    def step(
-        self, Xb, grad, eta, *, momentum, nesterov, fit_intercept, alpha_l1, alpha_l2
-    ):
-        """One preconditioned momentum step from the loss gradient on a minibatch.
-
-        ``grad`` is the gradient of the batch's summed loss with respect to its
-        logits; the step follows their mean. It is plain SGD on the standardized
-        features, ``(x - center) * sqrt(scale)``, mapped back to the coordinates
-        of X.
-        """
-        # Scaling is cheaper on (n_samples, n_classes) than on the step.
-        grad = grad * (-eta / Xb.shape[0])
-        step = Xb.T @ grad  # serves a sparse X_b too
-        step_intercept = grad.sum(axis=0)
-        if fit_intercept:  # the gradient on centred features; np.dot is BLAS
-            step -= np.dot(self.center[:, None], step_intercept[None, :])
-        if alpha_l2:
-            step -= (eta * alpha_l2) * self.coef_t
-        step *= self.scale
-        if fit_intercept:
-            step_intercept -= self.center @ step
-        else:
-            step_intercept[:] = 0
-        self.velocity_t *= momentum
-        self.velocity_t += step
-        self.velocity_intercept *= momentum
-        self.velocity_intercept += step_intercept
-        if nesterov:
-            self.coef_t += step
-            self.coef_t += momentum * self.velocity_t
-            self.intercept += step_intercept + momentum * self.velocity_intercept
-        else:
-            self.coef_t += self.velocity_t
-            self.intercept += self.velocity_intercept
-        if alpha_l1:  # proximal step: soft-threshold, exact zeros
-            threshold = (eta * alpha_l1) * self.scale
-            shrunk = np.maximum(np.abs(self.coef_t) - threshold, 0)
-            np.copyto(self.coef_t, np.sign(self.coef_t) * shrunk)
-
-    def accumulate_average(self):
-        """Add the current iterate to the running average (averaged SGD)."""
-        if self.n_averaged == 0:
-            self.average_t = np.zeros_like(self.coef_t)
-            self.average_intercept = np.zeros_like(self.intercept)
-        self.n_averaged += 1
-        self.average_t += (self.coef_t - self.average_t) / self.n_averaged
-        self.average_intercept += (
-            self.intercept - self.average_intercept
-        ) / self.n_averaged
-
-
-def _top_eigenvalue(X, center, scale, rng):
-    """Largest eigenvalue of the covariance of the standardized features.
-
-    Power iteration on a row sample; centring and scaling stay implicit, so a
-    sparse X is never densified.
-    """
-    n_rows = min(X.shape[0], max(256, CHUNK_ELEMENTS // X.shape[1]))
-    sample = X[rng.randint(X.shape[0], size=n_rows)]
-    if not sp.issparse(sample):
-        sample = sample.astype(np.float64)
-    root_scale = np.sqrt(scale)
-    vector = np.full(X.shape[1], X.shape[1] ** -0.5)
-    eigenvalue = 0.0
-    for _ in range(CURVATURE_ITERATIONS):
-        scaled = root_scale * vector
-        projection = sample @ scaled - center @ scaled
-        image = root_scale * (sample.T @ projection - center * projection.sum())
-        image /= sample.shape[0]
-        eigenvalue = float(np.linalg.norm(image))
-        if eigenvalue == 0.0:  # every feature constant in the sample
-            return 1.0
-        vector = image / eigenvalue
-    return eigenvalue
+def _warn(message, category):
+    """Warn with the caller's line: the first frame outside sksoftmax and sklearn."""
+    inside = (os.path.dirname(__file__), os.path.dirname(sklearn.__file__))
+    frame, level = sys._getframe(1), 2  # level 2 is our caller's frame
+    while frame is not None and frame.f_code.co_filename.startswith(inside):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
@@ -229,33 +81,40 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     One weight vector per class, probabilities ``softmax(X @ coef_.T +
     intercept_)``, trained by vectorized minibatch stochastic gradient descent
-    with momentum on a pluggable loss. Steps are preconditioned by the features'
-    means and variances, so the defaults train well on raw data (``uint8``
-    pixels, unscaled counts) as well as on standardized data.
+    with Nesterov momentum on a pluggable loss. Steps are taken on internally
+    standardized features and sized by the measured curvature of a minibatch,
+    so the defaults train well on raw data (``uint8`` pixels, unscaled counts,
+    columns of wildly different units) as well as on standardized data.
 
     The objective is the mean sample loss plus ``alpha`` times the penalty, as
     for :class:`~sklearn.linear_model.SGDClassifier`; the L2 penalty is
-    ``0.5 * ||coef||^2`` and the intercept is not penalized. With
-    ``penalty="l2"`` its optimum is that of
+    ``0.5 * ||coef||^2`` on the coefficients in the units of X, and the
+    intercept is not penalized. With ``penalty="l2"`` its optimum is that of
     ``LogisticRegression(C=1 / (alpha * n_samples))`` for three classes or more;
     for two classes, whose two logits are both penalized, it is
-    ``C=2 / (alpha * n_samples)``.
+    ``C=2 / (alpha * n_samples)``. The default ``alpha="auto"`` makes it the
+    optimum of ``LogisticRegression()``.
 
     Parameters
     ----------
     loss : str or loss object, default="log_loss"
         The loss: ``"log_loss"`` (cross-entropy, alias ``"cross_entropy"``),
         ``"squared_error"`` (``"mse"``), ``"absolute_error"`` (``"l1"``),
-        ``"huber"``, ``"focal"``, or any object with ``loss`` and ``gradient``
-        methods, such as the classes of :mod:`sksoftmax.losses`. The object is
-        never modified; a copy of it is stored in ``loss_function_``.
+        ``"huber"``, ``"focal"``, or an instance of any class with ``loss`` and
+        ``gradient`` methods, such as the classes of :mod:`sksoftmax.losses`.
+        The object is never modified; a copy of it is stored in
+        ``loss_function_``.
 
     penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
-        The regularization term. L1 is applied by a proximal (soft-threshold)
-        step after each update, so coefficients can become exactly zero.
+        The regularization term. Penalties are applied by their proximal
+        operators after each gradient step, so their optimum is exact and L1
+        makes coefficients exactly zero.
 
-    alpha : float, default=1e-4
-        Multiplier of the penalty; non-negative.
+    alpha : float or "auto", default="auto"
+        Multiplier of the penalty; non-negative. "auto" is the penalty of
+        ``LogisticRegression()`` (``C=1``): ``1 / n_samples`` for three classes
+        or more and ``2 / n_samples`` for two (in ``partial_fit``, the number
+        of samples seen so far).
 
     l1_ratio : float, default=0.15
         Share of L1 in the elastic net, in [0, 1]; used with
@@ -265,25 +124,32 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         Whether to learn one intercept per class.
 
     batch_size : int or "auto", default="auto"
-        Samples per minibatch; "auto" is ``min(256, n_samples)``. Larger batches
-        are a little faster per epoch and need more epochs.
+        Samples per minibatch; "auto" is ``min(256, n_samples)``. The step size
+        adapts to it.
 
-    max_iter : int, default=6
+    max_iter : int or "auto", default="auto"
         Number of epochs (passes over the training data). It is also the length
-        of the ``"cosine"`` schedule, which ends its annealing at the last epoch.
+        of the ``"cosine"`` schedule, which ends its annealing at the last
+        epoch. "auto" runs at least 6 epochs and at least 1000 optimizer steps
+        (small datasets, of a few minibatches, take many cheap epochs). In
+        ``partial_fit`` each call is one epoch, and "auto" stands for 6 calls.
 
     tol : float or None, default=1e-4
-        The stopping rule: training stops when the training loss (or, with
-        ``early_stopping``, the validation accuracy) has not improved by at least
-        ``tol`` for ``n_iter_no_change`` consecutive epochs. None disables it.
+        The stopping rule of the ``"constant"``, ``"invscaling"`` and
+        ``"adaptive"`` schedules: training stops when the training objective
+        (or, with ``early_stopping``, the validation accuracy) has not improved
+        by at least ``tol`` for ``n_iter_no_change`` consecutive epochs. The
+        ``"cosine"`` schedule always runs its ``max_iter`` epochs, stopping
+        earlier only with ``early_stopping``. None disables the rule.
 
     n_iter_no_change : int, default=5
         Number of epochs without improvement that the stopping rule waits.
 
     early_stopping : bool, default=False
         Whether to hold out ``validation_fraction`` of the training data
-        (stratified), score it after each epoch and, at the end, restore the
-        coefficients of the best epoch.
+        (stratified), score it after each epoch, stop when it no longer
+        improves and, at the end, restore the coefficients of the best epoch.
+        Not available in ``partial_fit``.
 
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping, in (0, 1).
@@ -304,18 +170,25 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     eta0 : float or "auto", default="auto"
         Initial step size, measured on the internally standardized features (so
         for data that are already standardized it is the usual step size).
-        "auto" uses ``3.6 / lambda``, where ``lambda`` is the largest eigenvalue
-        of the covariance of the standardized features (estimated by power
-        iteration on a sample of rows): the curvature scale of the loss.
+        "auto" is ``2.4 / lambda``, where ``lambda`` is the largest eigenvalue
+        of the standardized second-moment matrix of a minibatch (measured on a
+        few random minibatches): the curvature scale of the loss. With "auto",
+        an epoch whose objective grows is run again with a step 4 times
+        smaller; with a given ``eta0`` it raises an error instead.
 
     power_t : float, default=0.5
         Exponent of the ``"invscaling"`` schedule.
 
-    momentum : float, default=0.9
-        Momentum of the updates, in [0, 1).
+    momentum : float or "auto", default="auto"
+        Momentum of the updates, in [0, 1). "auto" is 0.9 for minibatch steps;
+        when one minibatch holds all the training data (small datasets), the
+        steps are deterministic and ``fit`` uses Nesterov's accelerated
+        schedule instead (momentum ``k / (k + 3)`` at step ``k``, restarted
+        whenever a step turns back).
 
     nesterovs_momentum : bool, default=True
-        Whether to use Nesterov's momentum.
+        Whether to use Nesterov's momentum (the gradient is taken at the
+        look-ahead point).
 
     average : bool or int, default=False
         When True, ``coef_`` and ``intercept_`` are the average of the iterates
@@ -331,11 +204,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         ``sample_weight``.
 
     warm_start : bool, default=False
-        Whether ``fit`` starts from the previous solution instead of zeros.
+        Whether ``fit`` starts from the current ``coef_`` and ``intercept_``
+        instead of zeros. The classes and the number of features must not
+        change.
 
     random_state : int, RandomState instance or None, default=None
-        Seeds the shuffling and the validation split; pass an int for
-        reproducible results.
+        Seeds the shuffling, the curvature measurement and the validation
+        split; pass an int for reproducible results.
 
     verbose : int, default=0
         Prints one line per epoch when positive.
@@ -347,6 +222,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
         Weights; one row for two classes, as in scikit-learn's linear models.
+        Further training (``partial_fit``, ``warm_start``) starts from them.
 
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Intercepts.
@@ -402,7 +278,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     >>> from sklearn.datasets import load_iris
     >>> from sksoftmax import SoftmaxRegression
     >>> X, y = load_iris(return_X_y=True)
-    >>> clf = SoftmaxRegression(max_iter=20, random_state=0).fit(X, y)
+    >>> clf = SoftmaxRegression(random_state=0).fit(X, y)
     >>> clf.predict(X[:2])
     array([0, 0])
     >>> clf.predict_proba(X[:1]).shape
@@ -414,14 +290,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "loss": [StrOptions(set(LOSSES)), HasMethods(["loss", "gradient"])],
         "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
-        "alpha": [Interval(Real, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "fit_intercept": ["boolean"],
         "batch_size": [
             Interval(Integral, 1, None, closed="left"),
             StrOptions({"auto"}),
         ],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "tol": [Interval(Real, 0, None, closed="left"), None],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
@@ -429,7 +305,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         "learning_rate": [StrOptions({"cosine", "constant", "invscaling", "adaptive"})],
         "eta0": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "power_t": [Interval(Real, 0, None, closed="left")],
-        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "momentum": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
         "nesterovs_momentum": ["boolean"],
         "average": [Interval(Integral, 1, None, closed="left"), "boolean"],
         "shuffle": ["boolean"],
@@ -444,11 +320,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         *,
         loss="log_loss",
         penalty="l2",
-        alpha=1e-4,
+        alpha="auto",
         l1_ratio=0.15,
         fit_intercept=True,
         batch_size="auto",
-        max_iter=6,
+        max_iter="auto",
         tol=1e-4,
         n_iter_no_change=5,
         early_stopping=False,
@@ -456,7 +332,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         learning_rate="cosine",
         eta0="auto",
         power_t=0.5,
-        momentum=0.9,
+        momentum="auto",
         nesterovs_momentum=True,
         average=False,
         shuffle=True,
@@ -516,83 +392,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         """
         return self._unchanged_on_error(self._fit, X, y, sample_weight)
 
-    def _fit(self, X, y, sample_weight):
-        X, y = self._validate_X_y(X, y, reset=True)
-        classes, y_index = np.unique(y, return_inverse=True)
-        if classes.size < 2:
-            raise ValueError(
-                "SoftmaxRegression needs samples of at least 2 classes in the data,"
-                f" but the data contains only one class: {classes[0]!r}."
-            )
-        warm = (
-            self.warm_start
-            and hasattr(self, "_state")
-            and np.array_equal(classes, self.classes_)
-            and self._state.coef_t.shape[0] == X.shape[1]
-        )
-        self.classes_ = classes
-        weights = self._sample_weights(X, y_index, sample_weight)
-        self._state = self._new_state(X, coef_from_fitted=warm)
-        self._resolve_loss()
-        self._state.update_preconditioner(X, self.fit_intercept)
-
-        train, validation = np.arange(X.shape[0]), None
-        if self.early_stopping:
-            train, validation = train_test_split(
-                train,
-                test_size=self.validation_fraction,
-                stratify=y_index,
-                random_state=self._state.rng,
-            )
-        self._reset_history()
-        best_coef, no_improvement = None, 0
-        for _ in range(self.max_iter):
-            self._epoch(X, y_index, weights, train)
-            if validation is None:
-                loss = self.loss_curve_[-1]
-                improved = self.tol is None or loss < self.best_loss_ - self.tol
-                self.best_loss_ = min(self.best_loss_, loss)
-            else:
-                score = self._validation_score(X, y_index, weights, validation)
-                self.validation_scores_.append(score)
-                best = self.best_validation_score_
-                improved = self.tol is None or score > best + self.tol
-                if score > best:
-                    self.best_validation_score_ = score
-                    best_coef = (self.coef_.copy(), self.intercept_.copy())
-            if self.verbose:
-                self._print_progress()
-            no_improvement = 0 if improved else no_improvement + 1
-            state = self._state
-            if state.horizon is not None and state.epochs_done >= state.horizon:
-                break  # the last annealing epoch, see below, is done
-            if self.tol is not None and no_improvement >= self.n_iter_no_change:
-                no_improvement = 0
-                if self.learning_rate == "adaptive" and state.eta_factor > 1e-6:
-                    state.eta_factor /= 5
-                    continue
-                if self.learning_rate == "cosine":
-                    # Stopping at a large step would leave a noisy model: finish
-                    # the annealing in one last epoch instead.
-                    state.horizon = state.epochs_done + 1
-                    continue
-                break
-        else:
-            if self.tol is not None and self.learning_rate != "cosine":
-                warnings.warn(
-                    f"SoftmaxRegression stopped at max_iter={self.max_iter} epochs"
-                    " before the stopping rule was met; increase max_iter or use"
-                    ' learning_rate="cosine", which anneals within max_iter.',
-                    ConvergenceWarning,
-                    stacklevel=2,
-                )
-        if best_coef is not None:
-            self.coef_, self.intercept_ = best_coef
-        return self
-
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Run one epoch of SGD over the given samples.
+
+        Training continues from ``coef_`` and ``intercept_``.
 
         Parameters
         ----------
@@ -614,21 +418,69 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return self._unchanged_on_error(self._partial_fit, X, y, classes, sample_weight)
 
     def _unchanged_on_error(self, method, *args):
-        """Run ``method``; if it fails (bad input, divergence), undo its changes."""
-        saved = copy.deepcopy(self.__dict__)
+        """Run ``method``; if it fails (bad input, divergence), undo its changes.
+
+        The calls never change an attribute's object in place (they build new
+        arrays, lists and optimizer states), so restoring the attributes'
+        bindings restores the estimator: nothing is copied on success.
+        """
+        saved = dict(self.__dict__)
         try:
             return method(*args)
-        except Exception:
-            self.__dict__ = saved
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
             raise
 
+    def _fit(self, X, y, sample_weight):
+        warm = self.warm_start and hasattr(self, "coef_")
+        previous_classes = getattr(self, "classes_", None)
+        X, y = self._validate_X_y(X, y, reset=not warm)
+        classes, y_index = np.unique(y, return_inverse=True)
+        if classes.size < 2:
+            raise ValueError(
+                "SoftmaxRegression needs samples of at least 2 classes in the data,"
+                f" but the data contains only one class: {classes[0]!r}."
+            )
+        if warm and not np.array_equal(classes, previous_classes):
+            raise ValueError(
+                "warm_start can only be used where y has the same classes as in"
+                f" the previous call to fit: previously {previous_classes.tolist()},"
+                f" now {classes.tolist()}. Set warm_start=False to start afresh."
+            )
+        self.classes_ = classes
+        weights = self._sample_weights(X, y_index, sample_weight)
+        rng = check_random_state(self.random_state)
+        rows, validation = np.arange(X.shape[0]), None
+        if self.early_stopping:
+            rows, validation = self._validation_split(y_index, weights, rng)
+        state = self._starting_state(
+            X, rng, from_published=warm, continue_optimizer=False
+        )
+        n_train = rows.size
+        batch_size = self._batch_size(n_train)
+        steps_per_epoch = math.ceil(n_train / batch_size)
+        if self.max_iter == "auto":
+            n_epochs = max(AUTO_EPOCHS, math.ceil(AUTO_STEPS / steps_per_epoch))
+        else:
+            n_epochs = self.max_iter
+        self._set_up_optimizer(state, X, rows, weights, batch_size, n_train)
+        history = self._new_history()
+        self._train(X, y_index, weights, rows, state, history, n_epochs, validation)
+        return self
+
     def _partial_fit(self, X, y, classes, sample_weight):
-        first_call = not hasattr(self, "_state")
+        first_call = not hasattr(self, "classes_")
         if first_call and classes is None:
             raise ValueError(
                 "classes must be passed on the first call to partial_fit: list"
                 " every label that will appear, e.g. partial_fit(X, y,"
                 " classes=np.unique(y_all))."
+            )
+        if self.early_stopping:
+            raise ValueError(
+                "partial_fit does not support early_stopping=True: hold out a"
+                " validation set yourself and score it between calls."
             )
         X, y = self._validate_X_y(X, y, reset=first_call)
         _check_partial_fit_first_call(self, classes)
@@ -652,16 +504,18 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             )
         y_index = np.searchsorted(self.classes_, y)
         weights = self._sample_weights(X, y_index, sample_weight)
-        if first_call:
-            self._state = self._new_state(X, coef_from_fitted=False)
-            self._resolve_loss()
-            self._reset_history()
-        self._state.update_preconditioner(X, self.fit_intercept)
-        self._epoch(X, y_index, weights, np.arange(X.shape[0]))
-        if self.best_loss_ is not None:
-            self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
-        if self.verbose:
-            self._print_progress()
+        state = getattr(self, "_optimizer", None)
+        rng = check_random_state(self.random_state) if state is None else state["rng"]
+        state = self._starting_state(
+            X, rng, from_published=not first_call, continue_optimizer=True
+        )
+        rows = np.arange(X.shape[0])
+        batch_size = self._batch_size(X.shape[0])
+        n_seen = getattr(self, "t_", 0) + X.shape[0]
+        self._set_up_optimizer(state, X, rows, weights, batch_size, n_seen)
+        history = self._new_history() if first_call else self._history()
+        horizon = AUTO_EPOCHS if self.max_iter == "auto" else self.max_iter
+        self._train(X, y_index, weights, rows, state, history, 1, None, horizon)
         return self
 
     def _validate_X_y(self, X, y, reset):
@@ -677,170 +531,397 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         """sample_weight times class_weight in the computation's dtype; None if unit."""
         if sample_weight is None and self.class_weight is None:
             return None  # unit weights: the minibatch loop skips the products
-        state = getattr(self, "_state", None)
-        dtype = _compute_dtype(X) if state is None else state.coef_t.dtype
-        weights = _check_sample_weight(sample_weight, X, dtype=dtype)
+        weights = _check_sample_weight(sample_weight, X, dtype=np.float64)
         if self.class_weight is not None:
             per_class = compute_class_weight(
                 self.class_weight, classes=self.classes_, y=self.classes_[y_index]
             )
-            weights = weights * per_class.astype(dtype)[y_index]
+            weights = weights * per_class[y_index]
+        if not weights.any():
+            raise ValueError(
+                "All sample weights (sample_weight times class_weight) are zero:"
+                " give some samples a positive weight."
+            )
         return weights
 
-    def _new_state(self, X, coef_from_fitted):
+    def _validation_split(self, y_index, weights, rng):
+        """Stratified (train rows, validation rows) for early stopping."""
+        split = StratifiedShuffleSplit(
+            test_size=self.validation_fraction, random_state=rng
+        )
+        try:
+            rows, validation = next(split.split(np.zeros((y_index.size, 1)), y_index))
+        except ValueError as error:
+            raise ValueError(
+                f"early_stopping cannot hold out validation_fraction="
+                f"{self.validation_fraction} of {y_index.size} samples with every"
+                f" class in both parts ({error}). Increase validation_fraction,"
+                " give more samples or disable early_stopping."
+            ) from error
+        if weights is not None and not weights[validation].any():
+            raise ValueError(
+                "The sample weights of the validation set are all zero; use"
+                " another random_state or validation_fraction."
+            )
+        return np.sort(rows), np.sort(validation)
+
+    def _batch_size(self, n_samples):
+        return min(256 if self.batch_size == "auto" else self.batch_size, n_samples)
+
+    def _starting_state(self, X, rng, from_published, continue_optimizer):
+        """A new optimizer state: from zeros, or from coef_ and intercept_.
+
+        The momentum of the last call carries over when ``continue_optimizer``
+        and ``coef_`` and ``intercept_`` are still the ones it published.
+        """
         dtype = _compute_dtype(X)
         n_classes, n_features = self.classes_.size, X.shape[1]
-        if coef_from_fitted:
-            coef_t = self._state.coef_t.astype(dtype)
-            intercept = self._state.intercept.astype(dtype)
-        else:
+        if not from_published:
             coef_t = np.zeros((n_features, n_classes), dtype=dtype)
-            intercept = np.zeros(n_classes, dtype=dtype)
-        return _SGDState(coef_t, intercept, check_random_state(self.random_state))
+            return _optim.new_state(coef_t, np.zeros(n_classes, dtype=dtype), rng)
+        if self.coef_.shape[-1] != n_features:
+            raise ValueError(
+                f"X has {n_features} features, but the fitted coef_ has"
+                f" {self.coef_.shape[-1]}: further training needs the same"
+                " features. Set warm_start=False to start afresh."
+            )
+        coef_t, intercept = self._multinomial_from_published(dtype)
+        old = getattr(self, "_optimizer", None)
+        state = _optim.new_state(coef_t, intercept, rng)
+        if continue_optimizer and old is not None:
+            state.update(
+                moments=old["moments"],
+                eta_factor=old["eta_factor"],
+                steps=old["steps"],
+                epochs=old["epochs"],
+            )
+            if self._published_by(old):
+                state["coef_t"] = old["coef_t"].astype(dtype)
+                state["intercept"] = old["intercept"].astype(dtype)
+                state["velocity_t"] = old["velocity_t"].astype(dtype)
+                state["velocity_intercept"] = old["velocity_intercept"].astype(dtype)
+                if old["n_averaged"]:
+                    state["average_t"] = old["average_t"].copy()
+                    state["average_intercept"] = old["average_intercept"].copy()
+                    state["n_averaged"] = old["n_averaged"]
+        return state
+
+    def _multinomial_from_published(self, dtype):
+        """(coef_t, intercept) with one column per class, from coef_/intercept_."""
+        coef, intercept = np.asarray(self.coef_), np.asarray(self.intercept_)
+        if coef.shape[0] == 1 and self.classes_.size == 2:
+            # Binary: the published row is w1 - w0; split it symmetrically.
+            coef_t = np.stack([-0.5 * coef[0], 0.5 * coef[0]], axis=1)
+            intercept = np.array([-0.5 * intercept[0], 0.5 * intercept[0]])
+        else:
+            coef_t = coef.T
+        return coef_t.astype(dtype), intercept.astype(dtype)
+
+    def _published_by(self, state):
+        """Whether coef_ and intercept_ are what ``state`` published last."""
+        coef, intercept = self._publishable(state)
+        return np.array_equal(coef, self.coef_) and np.array_equal(
+            intercept, self.intercept_
+        )
+
+    def _set_up_optimizer(self, state, X, rows, weights, batch_size, n_samples):
+        """Moments, preconditioner, step size and penalty for this call."""
+        moments = _optim.feature_moments(X, rows, weights)
+        if state["moments"] is not None:
+            moments = _optim.merge_moments(state["moments"], moments)
+        state["moments"] = moments
+        dtype = state["coef_t"].dtype
+        center, scale = _optim.preconditioner(
+            moments, batch_size, self.fit_intercept, dtype
+        )
+        state["center"], state["scale"] = center, scale
+        state["curvature"] = _optim.batch_curvature(
+            X,
+            rows,
+            center,
+            scale,
+            batch_size,
+            self.fit_intercept,
+            self._momentum(),
+            state["rng"],
+        )
+        state["batch_size"] = batch_size
+        state["n_samples"] = n_samples
+
+    def _penalty_alphas(self, n_samples):
+        """The (L1, L2) multipliers of the penalty."""
+        if self.penalty is None:
+            return 0.0, 0.0
+        alpha = self.alpha
+        if alpha == "auto":  # LogisticRegression(C=1), see the class docstring
+            alpha = (2.0 if self.classes_.size == 2 else 1.0) / max(n_samples, 1)
+        if self.penalty == "l2":
+            return 0.0, alpha
+        if self.penalty == "l1":
+            return alpha, 0.0
+        return alpha * self.l1_ratio, alpha * (1 - self.l1_ratio)
 
     def _resolve_loss(self):
-        if isinstance(self.loss, str):
-            self.loss_function_ = LOSSES[self.loss]()
-        else:  # a copy, so that changing the user's object later changes nothing
-            self.loss_function_ = clone(self.loss, safe=False)
+        """A fresh, validated loss object for this call."""
+        loss = self.loss
+        if isinstance(loss, str):
+            return LOSSES[loss]()
+        if isinstance(loss, type):
+            raise TypeError(
+                f"loss={loss.__name__} is a class; pass an instance of it, e.g."
+                f" loss={loss.__name__}()."
+            )
+        loss = clone(loss, safe=False)  # later changes to the user's object stay out
+        if hasattr(loss, "_validate_params"):
+            loss._validate_params()
+        return loss
 
-    def _reset_history(self):
-        self.n_iter_ = 0
-        self.t_ = 0
-        self.loss_curve_ = []
-        self.best_loss_ = None if self.early_stopping else np.inf
-        self.validation_scores_ = [] if self.early_stopping else None
-        self.best_validation_score_ = -np.inf if self.early_stopping else None
+    def _new_history(self):
+        early = self.early_stopping
+        return {
+            "n_iter_": 0,
+            "t_": 0,
+            "loss_curve_": [],
+            "best_loss_": None if early else np.inf,
+            "validation_scores_": [] if early else None,
+            "best_validation_score_": -np.inf if early else None,
+        }
 
-    def _eta(self, state, progress):
-        """Step size at ``progress`` (an array) epochs into training."""
+    def _history(self):
+        history = {name: getattr(self, name) for name in self._new_history()}
+        history["loss_curve_"] = list(history["loss_curve_"])
+        return history
+
+    # ---------------------------------------------------------------- training
+
+    def _train(
+        self,
+        X,
+        y_index,
+        weights,
+        rows,
+        state,
+        history,
+        n_epochs,
+        validation,
+        horizon=None,
+    ):
+        """Run ``n_epochs`` epochs over ``X[rows]``; publish the model on success.
+
+        ``horizon`` is the schedule's length in epochs, counted by
+        ``state["epochs"]`` across ``partial_fit`` calls; None (``fit``) means
+        these ``n_epochs``.
+        """
+        loss_function = self._resolve_loss()
+        n_train = rows.size
+        # Weights enter the steps divided by their mean, and alpha likewise: the
+        # same minimizer, and a step size that does not depend on their scale.
+        mean_weight = 1.0 if weights is None else float(weights[rows].mean())
+        if mean_weight <= 0:
+            raise ValueError(
+                "The training samples' weights are all zero: give some samples"
+                " a positive weight."
+            )
+        dtype = state["coef_t"].dtype
+        step_weights = (
+            None if weights is None else (weights / mean_weight).astype(dtype)
+        )
+        alpha_l1, alpha_l2 = self._penalty_alphas(state["n_samples"])
+        batch_size = state["batch_size"]
+        fitting = horizon is None
+        # One minibatch of all the data: deterministic steps, accelerated.
+        accelerated = fitting and self.momentum == "auto" and batch_size >= n_train
+        stepper = _optim.Stepper(
+            state,
+            momentum=None if accelerated else self._momentum(),
+            nesterov=self.nesterovs_momentum,
+            fit_intercept=self.fit_intercept,
+            alpha_l1=alpha_l1 / mean_weight,
+            alpha_l2=alpha_l2 / mean_weight,
+        )
+        zero_objective = mean_weight * _zero_model_loss(
+            loss_function, y_index[rows], step_weights, rows, self.classes_.size, dtype
+        )
+        steps_per_epoch = math.ceil(n_train / batch_size)
+        horizon = n_epochs if fitting else horizon
+        best_coef, no_improvement, backtracks, call_best = None, 0, 0, math.inf
+        # Where this call started: the one point known to be good.
+        start, start_epochs, start_history = _snapshot(state), state["epochs"], history
+        history = copy.deepcopy(start_history)
+        epoch = 0
+        while epoch < n_epochs:
+            start_time = time.perf_counter()
+            epoch_start = state["coef_t"].copy()
+            progress = state["epochs"] + np.arange(steps_per_epoch) / steps_per_epoch
+            etas = self._etas(state, progress, horizon, accelerated)
+            loss_sum = _run_epoch(
+                X,
+                y_index,
+                step_weights,
+                self._epoch_order(rows, state, batch_size),
+                batch_size,
+                etas,
+                loss_function,
+                stepper,
+                self._averaging_start(),
+                history,
+            )
+            objective = None
+            if loss_sum is not None:
+                # The losses were taken along the epoch, from where it started:
+                # the penalty is taken there too (for a full batch, exactly).
+                penalty = _optim.penalty_value(epoch_start, alpha_l1, alpha_l2)
+                objective = mean_weight * loss_sum / n_train + penalty
+            if _diverged(objective, zero_objective, call_best):
+                backtracks += 1
+                _restore(state, start)
+                self._check_backtrack(
+                    objective,
+                    backtracks,
+                    state,
+                    loss_function,
+                    X,
+                    y_index,
+                    rows,
+                    history["n_iter_"] + 1,
+                )
+                # Start the call again with smaller steps.
+                state["eta_factor"] /= BACKTRACK_FACTOR
+                state["epochs"], history = start_epochs, copy.deepcopy(start_history)
+                epoch, call_best, best_coef, no_improvement = 0, math.inf, None, 0
+                continue
+            call_best = min(call_best, objective)
+            epoch += 1
+            state["epochs"] += 1
+            history["n_iter_"] += 1
+            history["loss_curve_"].append(objective)
+            if history["best_loss_"] is not None:
+                improved = objective < history["best_loss_"] - (self.tol or 0)
+                history["best_loss_"] = min(history["best_loss_"], objective)
+            if validation is not None:
+                published = self._publishable(state)
+                score = self._validation_score(
+                    X, y_index, weights, validation, published
+                )
+                history["validation_scores_"].append(score)
+                improved = score > history["best_validation_score_"] + (self.tol or 0)
+                if score > history["best_validation_score_"]:
+                    history["best_validation_score_"] = score
+                    best_coef = published
+            if self.verbose:
+                _print_progress(history, time.perf_counter() - start_time)
+            no_improvement = 0 if improved else no_improvement + 1
+            watching = validation is not None or self.learning_rate != "cosine"
+            if (
+                watching
+                and self.tol is not None
+                and no_improvement >= self.n_iter_no_change
+            ):
+                no_improvement = 0
+                if self.learning_rate == "adaptive" and state["eta_factor"] > 1e-6:
+                    state["eta_factor"] /= 5
+                    continue
+                break
+        else:
+            if fitting and self.tol is not None and self.learning_rate != "cosine":
+                _warn(
+                    f"SoftmaxRegression stopped at max_iter={n_epochs} epochs"
+                    " before the stopping rule was met; increase max_iter or use"
+                    ' learning_rate="cosine", which anneals within max_iter.',
+                    ConvergenceWarning,
+                )
+        coef, intercept = best_coef or self._publishable(state)
+        # Success: swap the new model in.
+        self.coef_, self.intercept_ = coef, intercept
+        self.loss_function_ = loss_function
+        self._optimizer = state
+        for name, value in history.items():
+            setattr(self, name, value)
+
+    def _momentum(self):
+        return 0.9 if self.momentum == "auto" else self.momentum
+
+    def _etas(self, state, progress, horizon, accelerated):
+        """Step sizes at ``progress`` (an array, in epochs) into training."""
         if self.eta0 == "auto":
-            eta = AUTO_STEP / state.curvature
+            scale = _optim.ACCELERATED_STEP_SCALE if accelerated else _optim.STEP_SCALE
+            eta = scale / state["curvature"]
         else:
             eta = self.eta0
+        eta = eta * state["eta_factor"]
         if self.learning_rate == "cosine":
-            horizon = state.horizon or self.max_iter
-            cosine = 0.5 * (1 + np.cos(np.pi * np.minimum(progress / horizon, 1.0)))
-            return eta * (COSINE_FLOOR + (1 - COSINE_FLOOR) * cosine)
-        if self.learning_rate == "invscaling":
-            return eta / (1 + progress) ** self.power_t
-        return eta * state.eta_factor
-
-    def _penalty_alphas(self):
-        """The (L1, L2) multipliers of the penalty."""
-        if self.penalty == "l2":
-            return 0.0, self.alpha
-        if self.penalty == "l1":
-            return self.alpha, 0.0
-        if self.penalty == "elasticnet":
-            return self.alpha * self.l1_ratio, self.alpha * (1 - self.l1_ratio)
-        return 0.0, 0.0
-
-    def _epoch(self, X, y_index, weights, indices):
-        """One pass of minibatch SGD over ``X[indices]``; updates state and history."""
-        state = self._state
-        dtype = state.coef_t.dtype
-        n_classes = state.coef_t.shape[1]
-        n = indices.size
-        batch_size = min(256 if self.batch_size == "auto" else self.batch_size, n)
-        loss_function = self.loss_function_
-        loss_gradient = getattr(loss_function, "loss_gradient", None)
-        alpha_l1, alpha_l2 = self._penalty_alphas()
-        momentum = dtype.type(self.momentum)
-        order = indices
-        if self.shuffle:
-            order = state.rng.permutation(indices)
-            # Sorted rows within each batch: the same sums, gathered faster.
-            full = n - n % batch_size
-            order[:full].reshape(-1, batch_size).sort(axis=1)
-            order[full:].sort()
-        # Everything indexed by sample is put in batch order once per epoch.
-        y_order = y_index[order]
-        weights_order = None if weights is None else weights[order]
-        progress = state.epochs_done + np.arange(0, n, batch_size) / n
-        etas = np.broadcast_to(self._eta(state, progress), progress.shape)
-        one_hot = np.eye(n_classes, dtype=dtype)
-        # Targets are column-major like the losses' work arrays: mixing the two
-        # memory orders would slow every elementwise operation on them.
-        targets_t = np.empty((n_classes, batch_size), dtype=dtype)
-        loss_sum = 0.0
-        start_time = time.perf_counter()
-        # Overflow is detected below, once per epoch, and reported as divergence.
-        with np.errstate(over="ignore", invalid="ignore"):
-            batches = _minibatches(X, order, batch_size, dtype)
-            for (batch, Xb), eta in zip(batches, etas.astype(dtype), strict=True):
-                m = Xb.shape[0]
-                Yb = one_hot.take(y_order[batch], axis=1, out=targets_t[:, :m]).T
-                raw = Xb @ state.coef_t
-                raw += state.intercept
-                if loss_gradient is not None:
-                    sample_loss, grad = loss_gradient(Yb, raw)
-                else:
-                    sample_loss = loss_function.loss(Yb, raw)
-                    grad = loss_function.gradient(Yb, raw)
-                if state.epochs_done == 0 and batch.start == 0:
-                    _check_loss_output(loss_function, sample_loss, grad, (m, n_classes))
-                if weights_order is None:
-                    loss_sum += float(sample_loss.sum())
-                else:
-                    batch_weights = weights_order[batch]
-                    loss_sum += float(sample_loss @ batch_weights)
-                    grad = grad * batch_weights[:, None]
-                state.step(
-                    Xb,
-                    grad,
-                    eta,
-                    momentum=momentum,
-                    nesterov=self.nesterovs_momentum,
-                    fit_intercept=self.fit_intercept,
-                    alpha_l1=alpha_l1,
-                    alpha_l2=alpha_l2,
-                )
-                self.t_ += m
-                if self.average and self.t_ >= int(self.average):
-                    state.accumulate_average()
-            objective = loss_sum / n + _penalty(state.coef_t, alpha_l1, alpha_l2)
-        if not (np.isfinite(objective) and np.isfinite(state.coef_t).all()):
-            raise ValueError(
-                f"SoftmaxRegression diverged in epoch {self.n_iter_ + 1}: the"
-                f" training loss became {objective}. The step size is too large"
-                f" for this data: pass a smaller eta0 (the last step was {eta:.3g}"
-                " in standardized units), or scale the features, e.g. with"
-                " sklearn.preprocessing.StandardScaler."
-            )
-        state.epochs_done += 1
-        self.n_iter_ += 1
-        self.loss_curve_.append(objective)
-        self._epoch_time = time.perf_counter() - start_time
-        self._publish_coef()
-
-    def _publish_coef(self):
-        state = self._state
-        coef_t, intercept = state.coef_t, state.intercept
-        if state.n_averaged:
-            coef_t, intercept = state.average_t, state.average_intercept
-        if coef_t.shape[1] == 2:  # binary: one row, the difference of the two logits
-            self.coef_ = (coef_t[:, 1] - coef_t[:, 0])[None, :]
-            self.intercept_ = np.atleast_1d(intercept[1] - intercept[0])
+            etas = _optim.cosine(eta, progress / horizon)
+        elif self.learning_rate == "invscaling":
+            etas = eta / (1 + progress) ** self.power_t
         else:
-            self.coef_ = coef_t.T.copy()
-            self.intercept_ = intercept.copy()
+            etas = np.full(progress.shape, eta)
+        return etas.astype(state["coef_t"].dtype)
 
-    def _validation_score(self, X, y_index, weights, validation):
-        """Weighted accuracy on ``X[validation]``, gathered a chunk at a time."""
+    def _epoch_order(self, rows, state, batch_size):
+        """The rows in the order the minibatches read them."""
+        if not self.shuffle:
+            return rows
+        order = state["rng"].permutation(rows)
+        # Sorted rows within each batch: the same sums, gathered faster.
+        full = order.size - order.size % batch_size
+        order[:full].reshape(-1, batch_size).sort(axis=1)
+        order[full:].sort()
+        return order
+
+    def _averaging_start(self):
+        """Samples after which iterates are averaged; None without averaging."""
+        if not self.average:
+            return None
+        return 0 if self.average is True else int(self.average)
+
+    def _check_backtrack(
+        self, objective, backtracks, state, loss_function, X, y_index, rows, epoch
+    ):
+        """Raise the error that names the cause of a divergence, if it is final."""
+        if self.eta0 != "auto":
+            raise ValueError(
+                f"SoftmaxRegression diverged in epoch {epoch}: the training"
+                f" objective became {objective}, worse than the all-zero model's."
+                f" eta0={self.eta0} is too large for this data: pass a smaller"
+                ' eta0, or eta0="auto", which sizes and backs off the step by'
+                " itself."
+            )
+        cause = _loss_fault(loss_function, X, y_index, rows, state)
+        if cause is not None:
+            raise ValueError(cause)
+        if backtracks > MAX_BACKTRACKS:
+            raise ValueError(
+                f"SoftmaxRegression diverged in epoch {epoch} even with steps"
+                f" {BACKTRACK_FACTOR**MAX_BACKTRACKS:.0e} times smaller than the"
+                " measured curvature allows: the objective became"
+                f" {objective}. The loss's gradient may not match its values"
+                " (check gradient against finite differences), or a few samples"
+                " carry most of the weight (sample_weight, class_weight)."
+            )
+
+    def _publishable(self, state):
+        """(coef_, intercept_) as published from ``state``, as new arrays."""
+        coef_t, intercept = state["coef_t"], state["intercept"]
+        if state["n_averaged"]:
+            coef_t, intercept = state["average_t"], state["average_intercept"]
+        if coef_t.shape[1] == 2:  # binary: one row, the difference of the two logits
+            return (
+                (coef_t[:, 1] - coef_t[:, 0])[None, :],
+                np.atleast_1d(intercept[1] - intercept[0]),
+            )
+        return coef_t.T.copy(), intercept.copy()
+
+    def _validation_score(self, X, y_index, weights, validation, published):
+        """Weighted accuracy of the ``published`` model on ``X[validation]``."""
+        coef, intercept = published
         correct = np.empty(validation.size, dtype=bool)
-        for rows in _row_chunks(validation.size, X.shape[1]):
+        for rows in _optim.row_chunks(validation.size, X.shape[1]):
             chunk = validation[rows]
-            correct[rows] = self._logits(X[chunk]).argmax(axis=1) == y_index[chunk]
+            scores = _scores(X[chunk], coef, intercept)
+            correct[rows] = _as_logits(scores).argmax(axis=1) == y_index[chunk]
         if weights is not None:
             weights = weights[validation]
         return float(np.average(correct, weights=weights))
-
-    def _print_progress(self):
-        message = f"Epoch {self.n_iter_}: loss {self.loss_curve_[-1]:.5f}"
-        if self.validation_scores_:
-            message += f", validation accuracy {self.validation_scores_[-1]:.4f}"
-        print(f"{message}, {self._epoch_time:.2f} s")
 
     # -------------------------------------------------------------- prediction
 
@@ -857,36 +938,29 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
             For two classes, the score of ``classes_[1]`` against
             ``classes_[0]`` (positive means ``classes_[1]``); otherwise one logit
-            per class.
+            per class. Scores beyond the floating-point range are infinite.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
-        scores = self._scores(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            scores = _scores(self._validated(X), self.coef_, self.intercept_)
         return scores.ravel() if scores.shape[1] == 1 else scores
 
-    def _scores(self, X):
-        """``X @ coef_.T + intercept_`` for validated X, shape (n_samples, n_rows)."""
-        coef, intercept = self.coef_, self.intercept_
-        if sp.issparse(X) or X.dtype == coef.dtype:
-            return X @ coef.T + intercept
-        # Convert a chunk at a time: never a float copy of all of X.
-        scores = np.empty((X.shape[0], coef.shape[0]), dtype=coef.dtype)
-        for rows in _row_chunks(*X.shape):
-            np.matmul(X[rows].astype(coef.dtype), coef.T, out=scores[rows])
-        scores += intercept
-        return scores
-
-    def _logits(self, X):
-        """One logit per class, also for two classes; X is validated already."""
-        scores = self._scores(X)
-        if scores.shape[1] == 1:
-            return np.column_stack([np.zeros_like(scores), scores])
-        return scores
-
-    def _validated_logits(self, X):
+    def _validated(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
-        return self._logits(X)
+        # scikit-learn's finiteness check sums X: +1e308 and -1e308 make it warn.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return validate_data(
+                self, X, accept_sparse="csr", dtype="numeric", reset=False
+            )
+
+    def _relative_logits(self, X):
+        """Logits up to a per-row constant, finite for every finite input."""
+        X = self._validated(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            logits = _as_logits(_scores(X, self.coef_, self.intercept_))
+        broken = ~np.isfinite(logits).all(axis=1)
+        if broken.any():  # overflow: redo those rows from rescaled inputs
+            logits[broken] = _limit_logits(X[broken], self.coef_, self.intercept_)
+        return logits
 
     def predict(self, X):
         """Predict the class of each sample.
@@ -901,7 +975,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,)
             The most probable class of each sample.
         """
-        best = self._validated_logits(X).argmax(axis=1)  # checks fitted first
+        best = self._relative_logits(X).argmax(axis=1)  # checks fitted first
         return self.classes_[best]
 
     def predict_proba(self, X):
@@ -915,9 +989,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
-            Probability of each class, in the order of ``classes_``.
+            Probability of each class, in the order of ``classes_``; finite,
+            and each row sums to one, for any finite input.
         """
-        return np.ascontiguousarray(softmax(self._validated_logits(X)))
+        logits = self._relative_logits(X)
+        with np.errstate(over="ignore"):  # -inf for classes of probability 0
+            return np.ascontiguousarray(softmax(logits))
 
     def predict_log_proba(self, X):
         """Compute the log of the class probabilities, stably.
@@ -930,30 +1007,212 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
-            Log-probability of each class, in the order of ``classes_``.
+            Log-probability of each class, in the order of ``classes_``; finite
+            for any finite input (at least the dtype's most negative number).
         """
-        return np.ascontiguousarray(log_softmax(self._validated_logits(X)))
+        logits = self._relative_logits(X)
+        with np.errstate(over="ignore"):
+            log_proba = log_softmax(logits)
+        np.maximum(log_proba, np.finfo(log_proba.dtype).min, out=log_proba)
+        return np.ascontiguousarray(log_proba)
 
 
-def _penalty(coef, alpha_l1, alpha_l2):
-    penalty = 0.0
-    if alpha_l2:
-        penalty += 0.5 * alpha_l2 * float(np.vdot(coef, coef))
-    if alpha_l1:
-        penalty += alpha_l1 * float(np.abs(coef).sum())
-    return penalty
+# ------------------------------------------------------------------- helpers
 
 
-def _check_loss_output(loss_function, sample_loss, grad, expected):
-    """Name the mistake when a user's loss returns arrays of the wrong shape."""
+def _run_epoch(
+    X,
+    y_index,
+    weights,
+    order,
+    batch_size,
+    etas,
+    loss_function,
+    stepper,
+    average_from,
+    history,
+):
+    """One pass of minibatch steps over ``X[order]``: the hot loop.
+
+    Returns the weighted sum of the minibatch losses, or None as soon as one is
+    not finite (the steps diverged).
+    """
+    state = stepper.state
+    dtype = state["coef_t"].dtype
+    n_classes = state["coef_t"].shape[1]
+    # Everything indexed by sample is put in batch order once per epoch.
+    y_order = y_index[order]
+    weights_order = None if weights is None else weights[order]
+    one_hot = np.eye(n_classes, dtype=dtype)
+    # Targets are column-major like the losses' work arrays: mixing the two
+    # memory orders would slow every elementwise operation on them.
+    targets_t = np.empty((n_classes, batch_size), dtype=dtype)
+    loss_sum = 0.0
+    # Overflow is detected from the losses and handled by the caller.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        batches = _minibatches(X, order, batch_size, dtype)
+        for (batch, Xb), eta in zip(batches, etas, strict=True):
+            m = Xb.shape[0]
+            Yb = one_hot.take(y_order[batch], axis=1, out=targets_t[:, :m]).T
+            point = stepper.point()
+            raw = Xb @ point[0]
+            raw += point[1]
+            sample_loss, grad = _loss_and_gradient(loss_function, Yb, raw)
+            if weights_order is None:
+                batch_loss = float(sample_loss.sum())
+            else:
+                batch_weights = weights_order[batch]
+                batch_loss = float(sample_loss @ batch_weights)
+                grad = grad * batch_weights[:, None]
+            if not math.isfinite(batch_loss):
+                return None
+            loss_sum += batch_loss
+            stepper.step(Xb, grad, eta, point)
+            history["t_"] += m
+            if average_from is not None and history["t_"] >= average_from:
+                stepper.accumulate_average()
+    return loss_sum
+
+
+def _loss_and_gradient(loss_function, targets, raw):
+    """Per-sample losses and their gradient, in one call when the loss has one."""
+    if hasattr(loss_function, "loss_gradient"):
+        return loss_function.loss_gradient(targets, raw)
+    return loss_function.loss(targets, raw), loss_function.gradient(targets, raw)
+
+
+def _zero_model_loss(loss_function, y_index, weights, rows, n_classes, dtype):
+    """Mean (normalized-weight) loss of the all-zero model: the floor to beat.
+
+    It is also the first call of the loss: what it returns is checked here.
+    """
+    targets, logits = np.eye(n_classes, dtype=dtype), np.zeros((n_classes,) * 2, dtype)
+    per_class, gradient = _loss_and_gradient(loss_function, targets, logits)
+    _check_loss_output(loss_function, per_class, gradient, logits)
+    counts = np.bincount(
+        y_index, weights=None if weights is None else weights[rows], minlength=n_classes
+    )
+    return float(per_class @ counts) / y_index.size
+
+
+def _diverged(objective, zero_objective, best):
+    """Whether an epoch's objective shows that the steps diverge.
+
+    Non-finite, worse than the all-zero model, or climbed back more than half
+    way from the best epoch so far to the all-zero model.
+    """
+    if objective is None or not math.isfinite(objective):
+        return True
+    if objective > zero_objective * (1 + 1e-6):
+        return True
+    if best is not None and math.isfinite(best) and best < zero_objective:
+        return objective - best > 0.5 * (zero_objective - best)
+    return False
+
+
+_ITERATE = ("coef_t", "intercept", "average_t", "average_intercept")
+
+
+def _snapshot(state):
+    """Copies of the weights (and their average), to go back to."""
+    saved = {key: None if state[key] is None else state[key].copy() for key in _ITERATE}
+    return saved | {"n_averaged": state["n_averaged"]}
+
+
+def _restore(state, saved):
+    """Go back to ``saved``, with no momentum."""
+    for key in _ITERATE:
+        state[key] = None if saved[key] is None else saved[key].copy()
+    state["n_averaged"] = saved["n_averaged"]
+    state["velocity_t"] = np.zeros_like(state["coef_t"])
+    state["velocity_intercept"] = np.zeros_like(state["intercept"])
+
+
+def _loss_fault(loss_function, X, y_index, rows, state):
+    """A message if the loss gives non-finite values at finite logits, else None."""
+    head = rows[: state["batch_size"]]
+    Xb = X[head].astype(state["coef_t"].dtype)
+    raw = np.asarray(Xb @ state["coef_t"] + state["intercept"])
+    targets = np.eye(state["coef_t"].shape[1], dtype=raw.dtype)[y_index[head]]
+    if not np.isfinite(raw).all():
+        return None
+    with np.errstate(all="ignore"):
+        loss, grad = _loss_and_gradient(loss_function, targets, raw)
+    if np.isfinite(loss).all() and np.isfinite(grad).all():
+        return None
     name = type(loss_function).__name__
-    if np.shape(sample_loss) != expected[:1]:
-        raise ValueError(
-            f"{name}.loss must return one value per sample, shape {expected[:1]};"
-            f" got shape {np.shape(sample_loss)}."
-        )
-    if np.shape(grad) != expected:
-        raise ValueError(
-            f"{name}.gradient must return shape (n_samples, n_classes) ="
-            f" {expected}; got shape {np.shape(grad)}."
-        )
+    return (
+        f"The loss {name} returned non-finite values (NaN or inf) for finite"
+        " logits: its loss and gradient must be finite for every finite input."
+        " Compute them stably, e.g. with sksoftmax.losses.log_softmax."
+    )
+
+
+def _check_loss_output(loss_function, sample_loss, grad, raw):
+    """Name the mistake when a user's loss returns something unusable."""
+    name = type(loss_function).__name__
+    for what, value, shape in [
+        ("loss", sample_loss, raw.shape[:1]),
+        ("gradient", grad, raw.shape),
+    ]:
+        if not isinstance(value, np.ndarray):
+            raise TypeError(
+                f"{name}.{what} must return a NumPy array of shape {shape}; got"
+                f" {type(value).__name__}. Wrap the result in np.asarray."
+            )
+        if value.dtype.kind != "f":
+            raise TypeError(
+                f"{name}.{what} must return real floating-point values (the"
+                f" logits' dtype, {raw.dtype}); got {value.dtype}."
+            )
+        if value.shape != shape:
+            raise ValueError(
+                f"{name}.{what} must return shape {shape} ((n_samples,) for loss,"
+                f" (n_samples, n_classes) for gradient); got shape {value.shape}."
+            )
+
+
+def _scores(X, coef, intercept):
+    """``X @ coef.T + intercept`` for validated X, shape (n_samples, n_rows)."""
+    if sp.issparse(X) or X.dtype == coef.dtype:
+        return X @ coef.T + intercept
+    # Convert a chunk at a time: never a float copy of all of X.
+    scores = np.empty((X.shape[0], coef.shape[0]), dtype=coef.dtype)
+    for rows in _optim.row_chunks(*X.shape):
+        np.matmul(X[rows].astype(coef.dtype), coef.T, out=scores[rows])
+    scores += intercept
+    return scores
+
+
+def _as_logits(scores):
+    """One logit per class, also for two classes (a zero logit for classes_[0])."""
+    if scores.shape[1] == 1:
+        return np.column_stack([np.zeros_like(scores), scores])
+    return scores
+
+
+def _limit_logits(X, coef, intercept):
+    """Logits, up to a per-row constant, of rows whose scores overflow.
+
+    Each row is divided by its largest absolute value ``s`` (in float64, so a
+    float32 model's input cannot overflow on conversion), its scores are taken
+    and shifted so that the largest is 0, then multiplied back by ``s``. The
+    product only overflows to ``-inf`` towards classes of zero probability,
+    which the result floors at the dtype's most negative number.
+    """
+    X = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
+    size = np.abs(X).max(axis=1, keepdims=True)
+    size[size == 0] = 1.0
+    reduced = _as_logits((X / size) @ coef.T.astype(np.float64))
+    reduced -= reduced.max(axis=1, keepdims=True)
+    with np.errstate(over="ignore"):
+        logits = reduced * size + _as_logits(intercept[None, :].astype(np.float64))
+    dtype = coef.dtype
+    return np.maximum(logits, np.finfo(dtype).min).astype(dtype)
+
+
+def _print_progress(history, seconds):
+    message = f"Epoch {history['n_iter_']}: loss {history['loss_curve_'][-1]:.5f}"
+    if history["validation_scores_"]:
+        message += f", validation accuracy {history['validation_scores_'][-1]:.4f}"
+    print(f"{message}, {seconds:.2f} s")

@@ -1,4 +1,4 @@
-"""scikit-learn's own conformance suite, with every known deviation explained."""
+"""scikit-learn's own conformance suite."""
 
 from sklearn.utils.estimator_checks import (
     check_param_validation,
@@ -7,24 +7,11 @@ from sklearn.utils.estimator_checks import (
 
 from sksoftmax import SoftmaxRegression
 
-# {check name: why a stochastic minibatch solver cannot satisfy it}. The suite
-# runs with xfail_strict, so a deviation that gets fixed is noticed.
-EXPECTED_FAILED_CHECKS = {
-    "check_sample_weight_equivalence_on_dense_data": (
-        "sample_weight is not equivalent to removing/repeating samples: the"
-        " minibatches differ, as for SGDClassifier."
-    ),
-    "check_sample_weight_equivalence_on_sparse_data": (
-        "sample_weight is not equivalent to removing/repeating samples: the"
-        " minibatches differ, as for SGDClassifier."
-    ),
-}
 
-
-@parametrize_with_checks(
-    [SoftmaxRegression(random_state=0)],
-    expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
-)
+# Every check passes, the sample-weight equivalence ones included (scikit-learn
+# expects SGDClassifier to fail those): alpha="auto" gives repeated samples and
+# their weights the same minimizer, and small data get deterministic steps.
+@parametrize_with_checks([SoftmaxRegression(random_state=0)])
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 

@@ -1,0 +1,441 @@
+"""The right model on any data, or an error that names the cause (issue 11).
+
+Each test states what a user switching from LogisticRegression would notice.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_digits,
+    load_iris,
+    load_wine,
+    make_classification,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
+from sklearn.model_selection import (
+    StratifiedKFold,
+    StratifiedShuffleSplit,
+    cross_validate,
+    train_test_split,
+)
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+
+from sksoftmax import SoftmaxRegression
+from sksoftmax.losses import CrossEntropyLoss, FocalLoss, HuberLoss, log_softmax
+
+
+def _badly_scaled():
+    """Columns in units from 1e-3 to 1e4, as raw measurements can be."""
+    X, y = make_classification(
+        n_samples=3000, n_features=20, n_informative=10, n_classes=4, random_state=0
+    )
+    scales = np.logspace(-3, 4, X.shape[1])
+    np.random.default_rng(0).shuffle(scales)
+    return X * scales, y
+
+
+DATASETS = {
+    "iris": lambda: load_iris(return_X_y=True),
+    "wine": lambda: load_wine(return_X_y=True),
+    "breast_cancer": lambda: load_breast_cancer(return_X_y=True),
+    "digits": lambda: load_digits(return_X_y=True),
+    "badly_scaled": _badly_scaled,
+}
+
+
+def _cross_validated(estimator, X, y):
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # LogisticRegression's
+        scores = cross_validate(
+            estimator, X, y, cv=cv, scoring=["accuracy", "neg_log_loss"]
+        )
+    return scores["test_accuracy"].mean(), -scores["test_neg_log_loss"].mean()
+
+
+@pytest.mark.parametrize("scaled", [False, True], ids=["raw", "standardized"])
+@pytest.mark.parametrize("name", list(DATASETS))
+def test_defaults_reach_logistic_regression(name, scaled):
+    X, y = DATASETS[name]()
+    ours, reference = SoftmaxRegression(random_state=0), LogisticRegression()
+    if scaled:
+        ours, reference = (
+            make_pipeline(StandardScaler(), e) for e in (ours, reference)
+        )
+    accuracy, loss = _cross_validated(ours, X, y)
+    reference_accuracy, reference_loss = _cross_validated(reference, X, y)
+    assert accuracy >= reference_accuracy - 0.005
+    assert loss <= reference_loss + 0.01
+
+
+@pytest.mark.parametrize("name", ["wine", "breast_cancer", "badly_scaled"])
+@pytest.mark.parametrize(
+    "change", ["times 1e-3", "times 1e4", "noise column of std 1e4"]
+)
+def test_without_penalty_feature_scales_do_not_matter(name, change):
+    X, y = DATASETS[name]()
+    X = StandardScaler().fit_transform(X) if name != "badly_scaled" else X
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, stratify=y, random_state=0
+    )
+
+    def changed(X):
+        if change == "noise column of std 1e4":
+            noise = np.random.default_rng(len(X)).normal(scale=1e4, size=len(X))
+            return np.column_stack([X, noise])
+        X = X.copy()
+        X[:, 1] *= 1e-3 if change == "times 1e-3" else 1e4
+        return X
+
+    def accuracy(X_train, X_test):
+        clf = SoftmaxRegression(penalty=None, random_state=0).fit(X_train, y_train)
+        return clf.score(X_test, y_test)
+
+    before = accuracy(X_train, X_test)
+    assert abs(accuracy(changed(X_train), changed(X_test)) - before) < 0.01
+
+
+def test_the_issue_examples_give_good_models():
+    # Found by users: each used to give a silently wrong model.
+    X, y = make_classification(n_samples=2000, random_state=0)
+    tiny = X * 0.01
+    ours = SoftmaxRegression(random_state=0).fit(tiny, y)
+    assert np.abs(ours.coef_).max() < 1e4
+    reference = LogisticRegression().fit(tiny, y)
+    assert ours.score(tiny, y) >= reference.score(tiny, y) - 0.005
+    X, y = load_iris(return_X_y=True)
+    assert SoftmaxRegression(alpha=2, random_state=0).fit(X, y).score(X, y) > 0.6
+
+
+def _problem():
+    X, y = make_classification(
+        n_samples=600,
+        n_features=8,
+        n_informative=5,
+        n_classes=3,
+        flip_y=0.1,
+        class_sep=0.7,
+        random_state=0,
+    )
+    return X * np.array([1e-2, 1, 10, 100, 1, 1, 0.1, 3]), y  # raw units
+
+
+@pytest.mark.parametrize("alpha", [1e-6, 1e-3, 1.0, 10.0])
+def test_l2_optimum_is_logistic_regression_at_any_alpha(alpha):
+    X, y = _problem()
+    n = len(y)
+    reference = LogisticRegression(C=1 / (alpha * n), tol=1e-12, max_iter=100_000)
+    reference.fit(X, y)
+    expected = reference.predict_proba(X)
+    # Full batches: the objective's optimum, at both kinds of momentum.
+    for momentum in ["auto", 0.9]:
+        clf = SoftmaxRegression(
+            alpha=alpha, batch_size=n, momentum=momentum, max_iter=300
+        ).fit(X, y)
+        assert_allclose(clf.predict_proba(X), expected, atol=1e-2)
+    # Minibatches with momentum 0.9 reach it up to their noise.
+    clf = SoftmaxRegression(alpha=alpha, max_iter=200, random_state=0).fit(X, y)
+    assert_allclose(clf.predict_proba(X), expected, atol=5e-2)
+
+
+@pytest.mark.parametrize("penalty, l1_ratio", [("l1", 1.0), ("elasticnet", 0.5)])
+def test_l1_and_elastic_net_optima_are_saga_s(penalty, l1_ratio):
+    X, y = _problem()
+    X = StandardScaler().fit_transform(X)
+    alpha, n = 0.01, len(y)
+    reference = LogisticRegression(
+        C=1 / (alpha * n),
+        l1_ratio=l1_ratio,
+        solver="saga",
+        tol=1e-10,
+        max_iter=100_000,
+    ).fit(X, y)
+    params = dict(penalty=penalty, l1_ratio=l1_ratio, alpha=alpha, max_iter=200)
+    for batch in [{"batch_size": n, "momentum": 0.9}, {"random_state": 0}]:
+        clf = SoftmaxRegression(**params, **batch).fit(X, y)
+        assert np.abs(clf.coef_ - reference.coef_).max() < 0.05, batch
+    # Full batches find the same exact zeros.
+    full = SoftmaxRegression(**params, batch_size=n, momentum=0.9).fit(X, y)
+    assert_array_equal(full.coef_ == 0, reference.coef_ == 0)
+
+
+def _objective(clf, X, y):
+    """Mean cross-entropy plus the L2 penalty of alpha="auto", as documented."""
+    n_classes = clf.classes_.size
+    log_proba = clf.predict_log_proba(X)
+    loss = -log_proba[np.arange(len(y)), np.searchsorted(clf.classes_, y)].mean()
+    coef = clf.coef_ if n_classes > 2 else np.vstack([-clf.coef_, clf.coef_]) / 2
+    return loss + 0.5 / len(y) * (1 if n_classes > 2 else 2) * float((coef**2).sum())
+
+
+@pytest.mark.parametrize("alpha", [1e3, 1e6])
+def test_huge_alpha_gives_the_class_frequencies(alpha):
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)  # no feature in units that dodge alpha
+    clf = SoftmaxRegression(alpha=alpha, random_state=0).fit(X, y)
+    frequencies = np.bincount(y) / len(y)
+    assert_allclose(clf.predict_proba(X), np.tile(frequencies, (len(y), 1)), atol=0.02)
+
+
+@pytest.mark.parametrize("name", list(DATASETS))
+def test_a_fit_is_never_worse_than_the_all_zero_model(name):
+    X, y = DATASETS[name]()
+    clf = SoftmaxRegression(random_state=0).fit(X, y)
+    zero_model_loss = np.log(clf.classes_.size)
+    assert _objective(clf, X, y) < zero_model_loss
+    assert np.isfinite(clf.loss_curve_).all()
+
+
+@pytest.mark.parametrize("dtype, value", [(np.float64, 5e307), (np.float32, 1e38)])
+def test_probabilities_are_finite_for_every_finite_input(dtype, value):
+    X, y = load_iris(return_X_y=True)
+    clf = SoftmaxRegression(random_state=0).fit(X.astype(dtype), y)
+    extreme = np.array(
+        [[value] * 4, [-value] * 4, [value, -value, value, 0], [0, 0, 0, 0]]
+    )
+    for X_new in (extreme, extreme.astype(dtype), extreme.astype(np.float64)):
+        proba = clf.predict_proba(X_new)
+        log_proba = clf.predict_log_proba(X_new)
+        assert np.isfinite(proba).all() and np.isfinite(log_proba).all()
+        assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
+        assert_array_equal(clf.predict(X_new), clf.classes_[proba.argmax(axis=1)])
+    # Far along a row's direction, its most likely class takes everything.
+    direction = X[100:101]
+    far = clf.predict_proba(direction * (value / direction.max()))
+    assert far.max() == 1 and far.argmax() == clf.predict(direction)[0]
+
+
+def test_constant_features_and_identical_rows_give_the_class_frequencies():
+    y = np.array([0] * 10 + [1] * 30 + [2] * 60)
+    frequencies = np.array([0.1, 0.3, 0.6])
+    for X in (
+        np.ones((100, 3)),
+        np.full((100, 2), 1e-30),
+        np.tile([3.0, -7], (100, 1)),
+    ):
+        proba = SoftmaxRegression(random_state=0).fit(X, y).predict_proba(X[:1])
+        assert_allclose(proba[0], frequencies, atol=1e-3)
+    X = np.column_stack([np.zeros(100), np.arange(100.0) % 7])  # one constant column
+    clf = SoftmaxRegression(random_state=0).fit(X, y)
+    assert np.isfinite(clf.coef_).all() and clf.coef_[:, 0].tolist() == [0, 0, 0]
+
+
+def test_cosine_runs_its_budget_whatever_tol():
+    X, y = load_wine(return_X_y=True)
+    clf = SoftmaxRegression(max_iter=50, tol=1.0, n_iter_no_change=2).fit(X, y)
+    assert clf.n_iter_ == 50
+    # The other schedules still stop by the rule.
+    constant = SoftmaxRegression(
+        learning_rate="constant", max_iter=50, tol=1.0, n_iter_no_change=2
+    ).fit(X, y)
+    assert constant.n_iter_ == 1 + 2
+
+
+def test_max_iter_auto_gives_small_data_enough_steps():
+    X, y = load_iris(return_X_y=True)
+    clf = SoftmaxRegression(random_state=0).fit(X, y)
+    assert clf.n_iter_ == 1000  # one full-batch step per epoch
+    X, y = load_digits(return_X_y=True)
+    steps_per_epoch = int(np.ceil(len(y) / 256))
+    assert SoftmaxRegression(random_state=0).fit(X, y).n_iter_ == int(
+        np.ceil(1000 / steps_per_epoch)
+    )
+
+
+def test_batch_size_one_trains():
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    clf = SoftmaxRegression(batch_size=1, max_iter=3, random_state=0)
+    clf.fit(X_train, y_train)
+    assert log_loss(y_test, clf.predict_proba(X_test)) < 0.3
+
+
+# ---------------------------------------------------------- scikit-learn semantics
+
+
+def test_partial_fit_refuses_early_stopping():
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ValueError, match="partial_fit does not support early_stop"):
+        SoftmaxRegression(early_stopping=True).partial_fit(X, y, classes=[0, 1, 2])
+
+
+def test_training_continues_from_the_published_coefficients():
+    X, y = load_digits(return_X_y=True)
+    clf = SoftmaxRegression(random_state=0, max_iter=10).fit(X, y)
+    clf.coef_ = np.zeros_like(clf.coef_)
+    clf.intercept_ = np.zeros_like(clf.intercept_)
+    # A step this small barely moves: the result is near what was written.
+    clf.set_params(eta0=1e-9, learning_rate="constant")
+    clf.partial_fit(X, y)
+    assert np.abs(clf.coef_).max() < 1e-3
+    # warm_start too, after early stopping restored an earlier epoch.
+    early = SoftmaxRegression(
+        early_stopping=True,
+        learning_rate="constant",
+        eta0=1.0,
+        max_iter=15,
+        tol=None,
+        random_state=0,
+        warm_start=True,
+    ).fit(X, y)
+    published = early.coef_.copy()
+    early.set_params(eta0=1e-9, max_iter=1, early_stopping=False).fit(X, y)
+    assert_allclose(early.coef_, published, atol=1e-4)
+
+
+def test_warm_start_refuses_new_classes_or_features():
+    X, y = load_iris(return_X_y=True)
+    clf = SoftmaxRegression(warm_start=True, max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="same classes"):
+        clf.fit(X[y < 2], y[y < 2])
+    with pytest.raises(ValueError, match="3 features.*expecting 4"):
+        clf.fit(X[:, :3], y)
+    assert clf.n_features_in_ == 4 and clf.classes_.tolist() == [0, 1, 2]
+
+
+def test_validation_rows_stay_out_of_the_preconditioner():
+    X, y = load_digits(return_X_y=True)
+    clf = SoftmaxRegression(early_stopping=True, max_iter=2, random_state=0)
+    clf.fit(X, y)
+    n_validation = round(0.1 * len(y))
+    assert clf._optimizer["moments"]["weight"] == len(y) - n_validation
+
+
+def test_all_zero_validation_weights_are_named():
+    X, y = load_iris(return_X_y=True)
+    # The split that random_state=0 makes, with no weight on its validation rows.
+    split = StratifiedShuffleSplit(test_size=0.1, random_state=np.random.RandomState(0))
+    validation = next(split.split(X, y))[1]
+    weights = np.ones(len(y))
+    weights[validation] = 0
+    clf = SoftmaxRegression(early_stopping=True, random_state=0)
+    with pytest.raises(ValueError, match="validation set are all zero"):
+        clf.fit(X, y, sample_weight=weights)
+
+
+def test_sample_weights_scale_does_not_change_the_model():
+    X, y = load_wine(return_X_y=True)
+    weights = np.random.default_rng(0).uniform(0.5, 2, size=len(y))
+    alpha = 1 / len(y)
+    small = SoftmaxRegression(alpha=alpha, random_state=0)
+    small.fit(X, y, sample_weight=weights)
+    large = SoftmaxRegression(alpha=alpha * 1e6, random_state=0)
+    # Weights a million times larger with alpha a million times larger: the
+    # same objective up to a factor, hence the same steps.
+    large.fit(X, y, sample_weight=weights * 1e6)
+    assert_allclose(large.predict_proba(X), small.predict_proba(X), atol=1e-6)
+
+
+def test_a_failed_fit_keeps_the_parameter_objects():
+    X, y = load_iris(return_X_y=True)
+    loss, random_state, class_weight = (
+        CrossEntropyLoss(),
+        np.random.RandomState(0),
+        {
+            0: 1.0,
+            1: 2.0,
+            2: 1.0,
+        },
+    )
+    clf = SoftmaxRegression(
+        loss=loss, random_state=random_state, class_weight=class_weight, max_iter=3
+    ).fit(X, y)
+    coef = clf.coef_
+    X_nan = X[:, :3].copy()
+    X_nan[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        clf.fit(X_nan, y)
+    assert clf.loss is loss and clf.random_state is random_state
+    assert clf.class_weight is class_weight and clf.coef_ is coef
+    assert clf.n_features_in_ == 4
+
+
+def test_warnings_point_at_the_caller():
+    X, y = load_iris(return_X_y=True)
+    with pytest.warns(ConvergenceWarning) as record:
+        SoftmaxRegression(learning_rate="constant", max_iter=2).fit(X, y)
+    assert record[0].filename == __file__
+
+
+# ----------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    "loss, match",
+    [
+        (CrossEntropyLoss(label_smoothing=1.5), "label_smoothing"),
+        (HuberLoss(delta=-1), "delta"),
+        (FocalLoss(gamma=-2), "gamma"),
+    ],
+)
+def test_loss_parameters_are_validated(loss, match):
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(InvalidParameterError, match=match):
+        SoftmaxRegression(loss=loss).fit(X, y)
+
+
+def test_a_loss_class_instead_of_an_instance_is_named():
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(TypeError, match=r"pass an instance.*loss=HuberLoss\(\)"):
+        SoftmaxRegression(loss=HuberLoss).fit(X, y)
+
+
+class _ListLoss:
+    def loss(self, y_true, raw_prediction):
+        return list(-(y_true * log_softmax(raw_prediction)).sum(axis=1))
+
+    def gradient(self, y_true, raw_prediction):
+        return np.exp(log_softmax(raw_prediction)) - y_true
+
+
+class _ComplexLoss(_ListLoss):
+    def loss(self, y_true, raw_prediction):
+        return np.asarray(super().loss(y_true, raw_prediction)) + 0j
+
+
+class _NaNLoss(_ListLoss):
+    def loss(self, y_true, raw_prediction):
+        return np.full(len(y_true), np.nan)
+
+
+@pytest.mark.parametrize(
+    "loss, error, match",
+    [
+        (_ListLoss(), TypeError, "_ListLoss.loss must return a NumPy array.*list"),
+        (_ComplexLoss(), TypeError, "real floating-point values.*complex"),
+        (_NaNLoss(), ValueError, "_NaNLoss returned non-finite values"),
+    ],
+)
+def test_a_malformed_user_loss_is_named(loss, error, match):
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(error, match=match):
+        SoftmaxRegression(loss=loss, max_iter=3).fit(X, y)
+
+
+def test_divergence_from_a_given_eta0_names_it():
+    X, y = load_digits(return_X_y=True)
+    with pytest.raises(ValueError, match=r"diverged.*eta0=1000.0 is too large"):
+        SoftmaxRegression(eta0=1e3, learning_rate="constant").fit(X, y)
+
+
+def test_auto_step_backs_off_where_the_curvature_is_underestimated():
+    X, y = load_digits(return_X_y=True)
+    # A loss ten times steeper than the cross-entropy the step is sized for.
+    steep = CrossEntropyLoss()
+
+    class Steep(CrossEntropyLoss):
+        def loss_gradient(self, y_true, raw_prediction):
+            loss, grad = steep.loss_gradient(y_true, 10 * raw_prediction)
+            return loss, 10 * grad
+
+    clf = SoftmaxRegression(loss=Steep(), random_state=0).fit(X, y)
+    assert clf._optimizer["eta_factor"] < 1  # backed off, then trained
+    assert clf.score(X, y) > 0.9
