@@ -73,14 +73,14 @@ def _parser():
     )
     parser.add_argument(
         "--max-iter",
-        type=int,
+        type=_int_or_auto,
         metavar="N",
         default=defaults["max_iter"],
-        help="number of epochs (default: %(default)s)",
+        help="number of epochs, an integer or 'auto' (default: %(default)s)",
     )
     parser.add_argument(
         "--batch-size",
-        type=_batch_size,
+        type=_int_or_auto,
         metavar="N",
         default=defaults["batch_size"],
         help="minibatch size, an integer or 'auto' (default: %(default)s)",
@@ -109,7 +109,7 @@ def _parser():
     return parser
 
 
-def _batch_size(text):
+def _int_or_auto(text):
     return text if text == "auto" else int(text)
 
 

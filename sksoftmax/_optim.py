@@ -319,6 +319,14 @@ class Stepper:
         state["coef_t"], self.work = new_t, coef_t
         state["intercept"] = new_intercept
 
+    def restart(self):
+        """Forget the last move (the caller has reset the weights)."""
+        self.state["velocity_t"] = np.zeros_like(self.state["coef_t"])
+        self.state["velocity_intercept"] = np.zeros_like(self.state["intercept"])
+        if self.accelerated:
+            self.k = 0
+            self.momentum = self.momentum.dtype.type(0.0)
+
     def _next_momentum(self, start_t, new_t, velocity_t):
         """Grow the accelerated momentum, or restart it if the step turned back.
 

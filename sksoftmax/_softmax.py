@@ -775,6 +775,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             if _diverged(objective, zero_objective, call_best):
                 backtracks += 1
                 _restore(state, start)
+                stepper.restart()
                 self._check_backtrack(
                     objective,
                     backtracks,
@@ -1120,12 +1121,10 @@ def _snapshot(state):
 
 
 def _restore(state, saved):
-    """Go back to ``saved``, with no momentum."""
+    """Go back to the weights of ``saved``."""
     for key in _ITERATE:
         state[key] = None if saved[key] is None else saved[key].copy()
     state["n_averaged"] = saved["n_averaged"]
-    state["velocity_t"] = np.zeros_like(state["coef_t"])
-    state["velocity_intercept"] = np.zeros_like(state["intercept"])
 
 
 def _loss_fault(loss_function, X, y_index, rows, state):
