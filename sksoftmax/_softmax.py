@@ -32,7 +32,7 @@ from sksoftmax._losses import LOSSES, log_softmax, softmax
 # max_iter="auto": at least this many epochs, and enough epochs for this many
 # optimizer steps, so that small datasets (a few minibatches) converge too.
 AUTO_EPOCHS = 6
-AUTO_STEPS = 1000
+AUTO_STEPS = 500
 # Each time an epoch diverges with eta0="auto", the step is divided by this and
 # the epoch is run again from where it started, at most MAX_BACKTRACKS times.
 BACKTRACK_FACTOR = 4
@@ -130,7 +130,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     max_iter : int or "auto", default="auto"
         Number of epochs (passes over the training data). It is also the length
         of the ``"cosine"`` schedule, which ends its annealing at the last
-        epoch. "auto" runs at least 6 epochs and at least 1000 optimizer steps
+        epoch. "auto" runs at least 6 epochs and at least 500 optimizer steps
         (small datasets, of a few minibatches, take many cheap epochs). In
         ``partial_fit`` each call is one epoch, and "auto" stands for 6 calls.
 

@@ -242,11 +242,11 @@ def test_cosine_runs_its_budget_whatever_tol():
 def test_max_iter_auto_gives_small_data_enough_steps():
     X, y = load_iris(return_X_y=True)
     clf = SoftmaxRegression(random_state=0).fit(X, y)
-    assert clf.n_iter_ == 1000  # one full-batch step per epoch
+    assert clf.n_iter_ == 500  # one full-batch step per epoch
     X, y = load_digits(return_X_y=True)
     steps_per_epoch = int(np.ceil(len(y) / 256))
     assert SoftmaxRegression(random_state=0).fit(X, y).n_iter_ == int(
-        np.ceil(1000 / steps_per_epoch)
+        np.ceil(500 / steps_per_epoch)
     )
 
 
