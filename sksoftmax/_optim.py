@@ -4,12 +4,12 @@ Every step is plain minibatch SGD with Nesterov momentum on *standardized*
 coordinates, mapped back to the coordinates of X:
 
 - the preconditioner (:func:`preconditioner`) centres each feature (the
-  intercepts absorb the centring) and divides its step by its spread, so the
-  path does not depend on the features' units;
-- the step size (:func:`batch_curvature`) is a constant over the largest
-  eigenvalue of a minibatch's standardized second-moment matrix, measured on a
-  few random minibatches: it accounts for the batch size, correlated features
-  and sparse rows at once;
+  intercepts absorb the centring) and divides its step by its second moment,
+  so the path does not depend on the features' units;
+- the step size is a constant over the curvature that minibatch steps meet
+  (:func:`batch_curvature`), measured on a few random minibatches and on the
+  rows' norms: it accounts for the batch size, correlated features and rows of
+  rare features at once;
 - the penalties are applied by their proximal operators (shrinking, soft
   thresholding) after each gradient step, in the same metric, so their optimum
   is exact at any momentum and a large ``alpha`` can never make steps diverge.
@@ -231,9 +231,9 @@ def new_state(coef_t, intercept, rng):
         "center": None,
         "scale": None,
         "curvature": None,
+        "batch_size": None,
+        "n_samples": 0,  # that alpha="auto" counts
         "eta_factor": 1.0,  # lowered by backtracking and the "adaptive" schedule
-        "steps": 0,
-        "epochs": 0,
         "rng": rng,
     }
 
@@ -254,6 +254,7 @@ class Stepper:
 
     def __init__(self, state, *, momentum, nesterov, fit_intercept, alpha_l1, alpha_l2):
         self.state = state
+        self.batch_size = state["batch_size"]
         self.accelerated = momentum is None
         self.momentum = state["coef_t"].dtype.type(
             0.0 if momentum is None else momentum
@@ -290,11 +291,14 @@ class Stepper:
         """Move from ``point`` along the minibatch gradient, then apply the penalty.
 
         ``grad`` is the gradient of the batch's summed loss with respect to its
-        logits at ``point``; the step follows their mean.
+        logits at ``point``; the step follows their mean over a full batch, so
+        that a short batch (the rest of an epoch or of a chunk) takes a
+        proportionally shorter step: every sample moves the model alike.
         """
         state = self.state
         coef_t, intercept = state["coef_t"], state["intercept"]
-        grad = grad * (-eta / Xb.shape[0])  # cheaper on (n_samples, n_classes)
+        # Scaling is cheaper on (n_samples, n_classes) than on the step.
+        grad = grad * (-eta / self.batch_size)
         step = Xb.T @ grad  # serves a sparse X_b too
         step_intercept = grad.sum(axis=0)
         if self.fit_intercept:  # the gradient on centred features; np.dot is BLAS
@@ -366,18 +370,23 @@ class Stepper:
         before -= coef_t
         return intercept + self.center @ before
 
-    def accumulate_average(self):
-        """Add the current weights to the running average (averaged SGD)."""
+    def accumulate_average(self, recent=0):
+        """Add the current weights to the running average (averaged SGD).
+
+        ``recent=0`` is the plain mean of the iterates; ``recent=r`` weighs the
+        ``k``-th in proportion to ``k ** r`` (polynomial-decay averaging), so
+        that the average forgets the early iterates without a horizon.
+        """
         state = self.state
         if state["n_averaged"] == 0:
             state["average_t"] = np.zeros_like(state["coef_t"])
             state["average_intercept"] = np.zeros_like(state["intercept"])
         state["n_averaged"] += 1
-        n = state["n_averaged"]
-        state["average_t"] += (state["coef_t"] - state["average_t"]) / n
+        share = (1 + recent) / (state["n_averaged"] + recent)
+        state["average_t"] += (state["coef_t"] - state["average_t"]) * share
         state["average_intercept"] += (
             state["intercept"] - state["average_intercept"]
-        ) / n
+        ) * share
 
 
 def penalty_value(coef_t, alpha_l1, alpha_l2):

@@ -37,6 +37,14 @@ AUTO_STEPS = 500
 # the epoch is run again from where it started, at most MAX_BACKTRACKS times.
 BACKTRACK_FACTOR = 4
 MAX_BACKTRACKS = 10
+# partial_fit cannot know the stream's length: its default schedule is
+# eta0 / sqrt(1 + t / STREAM_DECAY_SAMPLES) in the samples seen t, and it
+# publishes the average of the iterates, the k-th weighing k ** STREAM_RECENT
+# (the last tenth or so of the steps). Each chunk gives at least STREAM_STEPS
+# minibatches of at least STREAM_MIN_BATCH samples.
+STREAM_DECAY_SAMPLES = 300_000
+STREAM_RECENT = 10
+STREAM_STEPS, STREAM_MIN_BATCH = 4, 16
 
 
 def _compute_dtype(X):
@@ -510,12 +518,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             X, rng, from_published=not first_call, continue_optimizer=True
         )
         rows = np.arange(X.shape[0])
-        batch_size = self._batch_size(X.shape[0])
+        batch_size = self._batch_size(X.shape[0], streaming=True)
         n_seen = getattr(self, "t_", 0) + X.shape[0]
         self._set_up_optimizer(state, X, rows, weights, batch_size, n_seen)
         history = self._new_history() if first_call else self._history()
-        horizon = AUTO_EPOCHS if self.max_iter == "auto" else self.max_iter
-        self._train(X, y_index, weights, rows, state, history, 1, None, horizon)
+        self._train(X, y_index, weights, rows, state, history, 1, streaming=True)
         return self
 
     def _validate_X_y(self, X, y, reset):
@@ -565,8 +572,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             )
         return np.sort(rows), np.sort(validation)
 
-    def _batch_size(self, n_samples):
-        return min(256 if self.batch_size == "auto" else self.batch_size, n_samples)
+    def _batch_size(self, n_samples, streaming=False):
+        if self.batch_size != "auto":
+            return min(self.batch_size, n_samples)
+        if streaming:  # a few steps from each chunk, however small
+            return min(256, max(STREAM_MIN_BATCH, -(-n_samples // STREAM_STEPS)))
+        return min(256, n_samples)
 
     def _starting_state(self, X, rng, from_published, continue_optimizer):
         """A new optimizer state: from zeros, or from coef_ and intercept_.
@@ -589,12 +600,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         old = getattr(self, "_optimizer", None)
         state = _optim.new_state(coef_t, intercept, rng)
         if continue_optimizer and old is not None:
-            state.update(
-                moments=old["moments"],
-                eta_factor=old["eta_factor"],
-                steps=old["steps"],
-                epochs=old["epochs"],
-            )
+            for key in ("moments", "curvature", "eta_factor"):
+                state[key] = old[key]
             if self._published_by(old):
                 state["coef_t"] = old["coef_t"].astype(dtype)
                 state["intercept"] = old["intercept"].astype(dtype)
@@ -627,15 +634,16 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def _set_up_optimizer(self, state, X, rows, weights, batch_size, n_samples):
         """Moments, preconditioner, step size and penalty for this call."""
         moments = _optim.feature_moments(X, rows, weights)
-        if state["moments"] is not None:
-            moments = _optim.merge_moments(state["moments"], moments)
+        previous = state["moments"]
+        if previous is not None:
+            moments = _optim.merge_moments(previous, moments)
         state["moments"] = moments
         dtype = state["coef_t"].dtype
         center, scale = _optim.preconditioner(
             moments, batch_size, self.fit_intercept, dtype
         )
         state["center"], state["scale"] = center, scale
-        state["curvature"] = _optim.batch_curvature(
+        curvature = _optim.batch_curvature(
             X,
             rows,
             center,
@@ -645,6 +653,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             self._momentum(),
             state["rng"],
         )
+        if previous is not None:  # partial_fit: the mean over the chunks seen
+            share = 1 - previous["weight"] / moments["weight"]
+            curvature = state["curvature"] + share * (curvature - state["curvature"])
+        state["curvature"] = curvature
         state["batch_size"] = batch_size
         state["n_samples"] = n_samples
 
@@ -703,14 +715,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         state,
         history,
         n_epochs,
-        validation,
-        horizon=None,
+        validation=None,
+        streaming=False,
     ):
         """Run ``n_epochs`` epochs over ``X[rows]``; publish the model on success.
 
-        ``horizon`` is the schedule's length in epochs, counted by
-        ``state["epochs"]`` across ``partial_fit`` calls; None (``fit``) means
-        these ``n_epochs``.
+        ``streaming`` (``partial_fit``): the schedule counts the samples seen
+        over all calls, with no horizon.
         """
         loss_function = self._resolve_loss()
         n_train = rows.size
@@ -728,9 +739,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         )
         alpha_l1, alpha_l2 = self._penalty_alphas(state["n_samples"])
         batch_size = state["batch_size"]
-        fitting = horizon is None
         # One minibatch of all the data: deterministic steps, accelerated.
-        accelerated = fitting and self.momentum == "auto" and batch_size >= n_train
+        accelerated = (
+            not streaming and self.momentum == "auto" and batch_size >= n_train
+        )
         stepper = _optim.Stepper(
             state,
             momentum=None if accelerated else self._momentum(),
@@ -743,17 +755,20 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             loss_function, y_index[rows], step_weights, rows, self.classes_.size, dtype
         )
         steps_per_epoch = math.ceil(n_train / batch_size)
-        horizon = n_epochs if fitting else horizon
+        average_from, recent = self._averaging(streaming)
         best_coef, no_improvement, backtracks, call_best = None, 0, 0, math.inf
         # Where this call started: the one point known to be good.
-        start, start_epochs, start_history = _snapshot(state), state["epochs"], history
+        start, start_history = _snapshot(state), history
         history = copy.deepcopy(start_history)
         epoch = 0
         while epoch < n_epochs:
             start_time = time.perf_counter()
             epoch_start = state["coef_t"].copy()
-            progress = state["epochs"] + np.arange(steps_per_epoch) / steps_per_epoch
-            etas = self._etas(state, progress, horizon, accelerated)
+            if streaming:  # samples seen
+                progress = history["t_"] + np.arange(steps_per_epoch) * batch_size
+            else:  # epochs
+                progress = epoch + np.arange(steps_per_epoch) / steps_per_epoch
+            etas = self._etas(state, progress, n_epochs, accelerated, streaming)
             loss_sum = _run_epoch(
                 X,
                 y_index,
@@ -763,7 +778,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 etas,
                 loss_function,
                 stepper,
-                self._averaging_start(),
+                average_from,
+                recent,
                 history,
             )
             objective = None
@@ -788,12 +804,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 )
                 # Start the call again with smaller steps.
                 state["eta_factor"] /= BACKTRACK_FACTOR
-                state["epochs"], history = start_epochs, copy.deepcopy(start_history)
+                history = copy.deepcopy(start_history)
                 epoch, call_best, best_coef, no_improvement = 0, math.inf, None, 0
                 continue
             call_best = min(call_best, objective)
             epoch += 1
-            state["epochs"] += 1
             history["n_iter_"] += 1
             history["loss_curve_"].append(objective)
             if history["best_loss_"] is not None:
@@ -824,7 +839,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     continue
                 break
         else:
-            if fitting and self.tol is not None and self.learning_rate != "cosine":
+            if (
+                not streaming
+                and self.tol is not None
+                and self.learning_rate != "cosine"
+            ):
                 _warn(
                     f"SoftmaxRegression stopped at max_iter={n_epochs} epochs"
                     " before the stopping rule was met; increase max_iter or use"
@@ -842,17 +861,21 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def _momentum(self):
         return 0.9 if self.momentum == "auto" else self.momentum
 
-    def _etas(self, state, progress, horizon, accelerated):
-        """Step sizes at ``progress`` (an array, in epochs) into training."""
+    def _etas(self, state, progress, horizon, accelerated, streaming):
+        """Step sizes at ``progress``: epochs into ``fit``, or samples seen."""
         if self.eta0 == "auto":
             scale = _optim.ACCELERATED_STEP_SCALE if accelerated else _optim.STEP_SCALE
             eta = scale / state["curvature"]
         else:
             eta = self.eta0
         eta = eta * state["eta_factor"]
-        if self.learning_rate == "cosine":
+        schedule = self.learning_rate
+        if streaming and schedule in ("cosine", "invscaling"):
+            power = 0.5 if schedule == "cosine" else self.power_t
+            etas = eta / (1 + progress / STREAM_DECAY_SAMPLES) ** power
+        elif schedule == "cosine":
             etas = _optim.cosine(eta, progress / horizon)
-        elif self.learning_rate == "invscaling":
+        elif schedule == "invscaling":
             etas = eta / (1 + progress) ** self.power_t
         else:
             etas = np.full(progress.shape, eta)
@@ -869,11 +892,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         order[full:].sort()
         return order
 
-    def _averaging_start(self):
-        """Samples after which iterates are averaged; None without averaging."""
-        if not self.average:
-            return None
-        return 0 if self.average is True else int(self.average)
+    def _averaging(self, streaming):
+        """(samples after which iterates are averaged or None, their weighting)."""
+        if self.average:
+            return (0 if self.average is True else int(self.average)), 0
+        if streaming and self.learning_rate == "cosine":
+            return 0, STREAM_RECENT
+        return None, 0
 
     def _check_backtrack(
         self, objective, backtracks, state, loss_function, X, y_index, rows, epoch
@@ -1031,6 +1056,7 @@ def _run_epoch(
     loss_function,
     stepper,
     average_from,
+    recent,
     history,
 ):
     """One pass of minibatch steps over ``X[order]``: the hot loop.
@@ -1071,7 +1097,7 @@ def _run_epoch(
             stepper.step(Xb, grad, eta, point)
             history["t_"] += m
             if average_from is not None and history["t_"] >= average_from:
-                stepper.accumulate_average()
+                stepper.accumulate_average(recent)
     return loss_sum
 
 
