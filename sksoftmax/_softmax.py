@@ -264,6 +264,15 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     best_validation_score_ : float or None
         Best of ``validation_scores_``, with ``early_stopping``; otherwise None.
 
+    optimizer_state_ : dict
+        What further training (``partial_fit``, ``warm_start``) goes on from,
+        as plain arrays and numbers: the feature moments of the
+        preconditioner, the measured curvature, the step's backtracking factor
+        and the random state; after ``partial_fit`` also the iterate, its
+        momentum and its average, so that a stream goes on exactly. Delete it
+        (``del clf.optimizer_state_``) to save only the model: training then
+        starts the optimizer afresh from ``coef_`` and ``intercept_``.
+
     See Also
     --------
     sklearn.linear_model.LogisticRegression : The same model, batch solvers.
@@ -512,7 +521,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             )
         y_index = np.searchsorted(self.classes_, y)
         weights = self._sample_weights(X, y_index, sample_weight)
-        state = getattr(self, "_optimizer", None)
+        state = getattr(self, "optimizer_state_", None)
         rng = check_random_state(self.random_state) if state is None else state["rng"]
         state = self._starting_state(
             X, rng, from_published=not first_call, continue_optimizer=True
@@ -597,12 +606,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 " features. Set warm_start=False to start afresh."
             )
         coef_t, intercept = self._multinomial_from_published(dtype)
-        old = getattr(self, "_optimizer", None)
+        old = getattr(self, "optimizer_state_", None)
         state = _optim.new_state(coef_t, intercept, rng)
         if continue_optimizer and old is not None:
             for key in ("moments", "curvature", "eta_factor"):
                 state[key] = old[key]
-            if self._published_by(old):
+            if "velocity_t" in old and self._published_by(old):
                 state["coef_t"] = old["coef_t"].astype(dtype)
                 state["intercept"] = old["intercept"].astype(dtype)
                 state["velocity_t"] = old["velocity_t"].astype(dtype)
@@ -751,9 +760,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             alpha_l1=alpha_l1 / mean_weight,
             alpha_l2=alpha_l2 / mean_weight,
         )
-        zero_objective = mean_weight * _zero_model_loss(
+        # The objective to stay under: the all-zero model's, or where the call
+        # started if that was worse on this data (a continued model on a new
+        # chunk); the latter costs a pass over X and is only taken if needed.
+        floor = mean_weight * _zero_model_loss(
             loss_function, y_index[rows], step_weights, rows, self.classes_.size, dtype
         )
+        start_checked = not np.any(state["coef_t"]) and not np.any(state["intercept"])
         steps_per_epoch = math.ceil(n_train / batch_size)
         average_from, recent = self._averaging(streaming)
         best_coef, no_improvement, backtracks, call_best = None, 0, 0, math.inf
@@ -788,7 +801,16 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 # the penalty is taken there too (for a full batch, exactly).
                 penalty = _optim.penalty_value(epoch_start, alpha_l1, alpha_l2)
                 objective = mean_weight * loss_sum / n_train + penalty
-            if _diverged(objective, zero_objective, call_best):
+            if not start_checked and (objective is None or objective > floor):
+                start_checked = True
+                start_loss = _mean_loss(
+                    loss_function, X, y_index, step_weights, rows, start
+                )
+                start_penalty = _optim.penalty_value(
+                    start["coef_t"], alpha_l1, alpha_l2
+                )
+                floor = max(floor, mean_weight * start_loss + start_penalty)
+            if _diverged(objective, floor, call_best, streaming):
                 backtracks += 1
                 _restore(state, start)
                 stepper.restart()
@@ -854,7 +876,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         # Success: swap the new model in.
         self.coef_, self.intercept_ = coef, intercept
         self.loss_function_ = loss_function
-        self._optimizer = state
+        self.optimizer_state_ = _kept(state, streaming)
         for name, value in history.items():
             setattr(self, name, value)
 
@@ -1043,6 +1065,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return np.ascontiguousarray(log_proba)
 
 
+# Its public home, for pickle, skops and the docs: a saved model names no
+# private module.
+SoftmaxRegression.__module__ = "sksoftmax"
+
 # ------------------------------------------------------------------- helpers
 
 
@@ -1122,22 +1148,56 @@ def _zero_model_loss(loss_function, y_index, weights, rows, n_classes, dtype):
     return float(per_class @ counts) / y_index.size
 
 
-def _diverged(objective, zero_objective, best):
+def _diverged(objective, floor, best, streaming):
     """Whether an epoch's objective shows that the steps diverge.
 
-    Non-finite, worse than the all-zero model, or climbed back more than half
-    way from the best epoch so far to the all-zero model.
+    Non-finite, worse than ``floor`` (the all-zero model's objective, or the
+    starting model's if that is worse), or climbed back more than half way
+    from the best epoch so far to the floor. A ``partial_fit`` call may hold a
+    few steps on a small chunk, whose running objective is noisy: there only
+    twice the floor counts as diverging.
     """
     if objective is None or not math.isfinite(objective):
         return True
-    if objective > zero_objective * (1 + 1e-6):
+    if objective > floor * (2 if streaming else 1 + 1e-6):
         return True
-    if best is not None and math.isfinite(best) and best < zero_objective:
-        return objective - best > 0.5 * (zero_objective - best)
+    if best is not None and math.isfinite(best) and best < floor:
+        return objective - best > 0.5 * (floor - best)
     return False
 
 
+def _mean_loss(loss_function, X, y_index, weights, rows, weights_of):
+    """Mean (normalized-weight) loss over ``X[rows]`` of a snapshot's weights."""
+    coef, intercept = weights_of["coef_t"].T, weights_of["intercept"]
+    total = 0.0
+    for chunk in _optim.row_chunks(rows.size, X.shape[1]):
+        chunk_rows = rows[chunk]
+        raw = _scores(X[chunk_rows], coef, intercept)
+        targets = np.eye(coef.shape[0], dtype=raw.dtype)[y_index[chunk_rows]]
+        with np.errstate(all="ignore"):
+            losses = np.asarray(loss_function.loss(targets, raw), dtype=np.float64)
+        if weights is not None:
+            losses = losses * weights[chunk_rows]
+        total += float(losses.sum())
+    return total / rows.size
+
+
 _ITERATE = ("coef_t", "intercept", "average_t", "average_intercept")
+
+
+def _kept(state, streaming):
+    """What of the optimizer's state the fitted model keeps (``optimizer_state_``).
+
+    Always what further training needs to go on where it stopped: the feature
+    moments, the measured curvature, the step's backtracking factor and the
+    random state. After ``partial_fit`` also the iterate, its momentum and its
+    average, so that the stream goes on exactly; not after ``fit``, whose
+    continuation starts from ``coef_``. The rest is derived again by each call.
+    """
+    kept = ["moments", "curvature", "eta_factor", "rng"]
+    if streaming:
+        kept += [*_ITERATE, "velocity_t", "velocity_intercept", "n_averaged"]
+    return {key: state[key] for key in kept}
 
 
 def _snapshot(state):

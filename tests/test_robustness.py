@@ -308,7 +308,7 @@ def test_validation_rows_stay_out_of_the_preconditioner():
     clf = SoftmaxRegression(early_stopping=True, max_iter=2, random_state=0)
     clf.fit(X, y)
     n_validation = round(0.1 * len(y))
-    assert clf._optimizer["moments"]["weight"] == len(y) - n_validation
+    assert clf.optimizer_state_["moments"]["weight"] == len(y) - n_validation
 
 
 def test_all_zero_validation_weights_are_named():
@@ -439,5 +439,5 @@ def test_auto_step_backs_off_where_the_curvature_is_underestimated():
             return loss, 10 * grad
 
     clf = SoftmaxRegression(loss=Steep(), random_state=0).fit(X, y)
-    assert clf._optimizer["eta_factor"] < 1  # backed off, then trained
+    assert clf.optimizer_state_["eta_factor"] < 1  # backed off, then trained
     assert clf.score(X, y) > 0.9
