@@ -4,11 +4,15 @@ Streaming training with partial_fit
 ===================================
 
 :meth:`~sksoftmax.SoftmaxRegression.partial_fit` trains on data that arrive in
-chunks, or that do not fit in memory at once. Each call runs one epoch of
-minibatch SGD over the chunk it is given, and the step-size schedule counts
-calls as epochs. This example streams Fashion-MNIST in chunks of 2000 images,
-follows the test accuracy after each call, and compares with
-:meth:`~sksoftmax.SoftmaxRegression.fit` on the whole training set.
+chunks, or that do not fit in memory at once. Each call runs one pass of
+minibatch SGD over the chunk it is given. The stream's length is unknown, so
+the step size depends on the number of samples seen, not on a horizon or on the
+number of calls, and the model published after each call is an average of the
+recent iterates. This example streams Fashion-MNIST and follows the test log
+loss against the samples seen, for ``SoftmaxRegression`` and for the two
+scikit-learn estimators that stream a linear model:
+:class:`~sklearn.linear_model.SGDClassifier` (one-vs-rest) and
+:class:`~sklearn.neural_network.MLPClassifier` without hidden layer.
 """
 
 # %%
@@ -19,6 +23,9 @@ follows the test accuracy after each call, and compares with
 # sample bundled with the package.
 import matplotlib.pyplot as plt
 import numpy as np
+from sklearn.linear_model import SGDClassifier
+from sklearn.metrics import log_loss
+from sklearn.neural_network import MLPClassifier
 
 from sksoftmax import (
     SoftmaxRegression,
@@ -42,81 +49,65 @@ classes = np.arange(len(train.target_names))
 # The reference: fit
 # ------------------
 #
-# :meth:`~sksoftmax.SoftmaxRegression.fit` makes 6 passes (epochs) over all the
-# training data, with a cosine schedule that anneals the step size over those 6
-# epochs.
+# :meth:`~sksoftmax.SoftmaxRegression.fit` sees all the data at once and makes
+# 6 passes (epochs) with a cosine schedule that anneals over them.
 reference = SoftmaxRegression(random_state=0).fit(X, y)
-reference_accuracy = reference.score(test.data, test.target)
-print(f"fit, 6 epochs: test accuracy {reference_accuracy:.4f}")
+reference_loss = log_loss(test.target, reference.predict_proba(test.data))
+print(f"fit, 6 epochs: test log loss {reference_loss:.4f}")
 
 # %%
 # Streaming
 # ---------
 #
-# The stream is the training set, shuffled once and cut into chunks of 2000
-# images (a file read piece by piece would be streamed the same way). The first
-# call to ``partial_fit`` must list every class in ``classes``.
-#
-# The cosine schedule spans ``max_iter`` calls. To anneal over the whole
-# stream, ``max_iter`` must be the number of calls that will be made: one per
-# chunk for one pass, three per chunk for three passes. Leaving it at its
-# default of 6 anneals the step size after the first 6 chunks, and the rest of
-# the stream is learned with tiny steps.
-rng = np.random.default_rng(0)
-chunk_size = min(2000, len(y) // 10)
-chunks = np.array_split(rng.permutation(len(y)), len(y) // chunk_size)
-
-
-def stream(n_passes, max_iter):
-    """Train by partial_fit over the chunks; test accuracy after each call."""
-    clf = SoftmaxRegression(max_iter=max_iter, random_state=0)
-    accuracy = []
-    for _ in range(n_passes):
-        for rows in chunks:
-            clf.partial_fit(X[rows], y[rows], classes=classes)
-            accuracy.append(clf.score(test.data, test.target))
-    return np.asarray(accuracy)
-
-
-runs = {
-    "1 pass, max_iter = number of calls": stream(1, max_iter=len(chunks)),
-    "1 pass, max_iter left at 6": stream(1, max_iter=6),
-    "3 passes, max_iter = number of calls": stream(3, max_iter=3 * len(chunks)),
+# The stream is the training set cut into 50 chunks, read in the same order at
+# each of 3 passes. The first call to ``partial_fit`` lists every class in
+# ``classes``. ``SoftmaxRegression`` takes the raw ``uint8`` pixels (its steps
+# are preconditioned); the scikit-learn learners get pixels scaled to [0, 1],
+# which they need.
+chunks = np.array_split(np.arange(len(y)), 50)
+n_passes = 3
+learners = {
+    "SoftmaxRegression": (SoftmaxRegression(random_state=0), 1),
+    "SGDClassifier(log_loss)": (SGDClassifier(loss="log_loss", random_state=0), 255),
+    "MLPClassifier(())": (MLPClassifier(hidden_layer_sizes=(), random_state=0), 255),
 }
-for name, accuracy in runs.items():
-    print(f"partial_fit, {name}: test accuracy {accuracy[-1]:.4f}")
+curves = {}
+for name, (learner, scale) in learners.items():
+    seen, losses = [], []
+    for _ in range(n_passes):
+        for number, rows in enumerate(chunks, start=1):
+            learner.partial_fit(X[rows] / scale, y[rows], classes=classes)
+            if number % 5 == 0:  # every tenth of a pass
+                proba = learner.predict_proba(test.data / scale)
+                seen.append((len(seen) + 1) * len(y) / 10)
+                losses.append(log_loss(test.target, proba, labels=classes))
+    curves[name] = (np.asarray(seen), np.asarray(losses))
+    print(f"partial_fit, {name}: test log loss {losses[-1]:.4f}")
 
 # %%
-# Plot the test accuracy against the amount of data seen, in passes over the
-# training set.
+# Plot the test log loss against the samples seen.
 fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
-for name, accuracy in runs.items():
-    passes = np.arange(1, len(accuracy) + 1) / len(chunks)
-    ax.plot(passes, accuracy, label=f"partial_fit, {name}")
-ax.axhline(
-    reference_accuracy, color="black", linestyle="--", label="fit, 6 epochs (final)"
-)
-low = min(accuracy.min() for accuracy in runs.values())
+for name, (seen, losses) in curves.items():
+    ax.plot(seen, losses, label=f"{name}.partial_fit")
+ax.axhline(reference_loss, color="black", linestyle="--", label="fit (6 epochs)")
 ax.set(
-    xlabel="passes over the training data",
-    ylabel="test accuracy",
-    ylim=(low - 0.01, reference_accuracy + 0.01),
-    title=f"Streaming Fashion-MNIST in chunks of {chunk_size} images",
+    xlabel="samples seen",
+    ylabel="test log loss",
+    yscale="log",
+    title="Streaming Fashion-MNIST in 50 chunks",
 )
-ax.legend(loc="lower right")
+ax.legend(loc="upper right")
 plt.show()
 
 # %%
 # What to take from it
 # --------------------
 #
-# - A single pass over the stream, with the schedule set to the length of the
-#   stream, gets within about a point of accuracy of ``fit``, which reads every
-#   image 6 times.
-# - More passes close the gap: with three passes the stream nearly matches
-#   ``fit``.
-# - ``max_iter`` matters: with the default of 6, the schedule has annealed
-#   after 6 chunks, and the model learns little from the rest of the stream.
-#
-# The preconditioner of the steps (the features' means and variances) is
-# updated with each chunk, so raw pixels need no scaler in streaming either.
+# - ``SoftmaxRegression.partial_fit`` needs no setting for the stream: after two
+#   passes its test log loss is within about 0.01 of ``fit``'s, and after five it
+#   matches it (the table of :ref:`streaming` has the figures for 10, 50 and 200
+#   chunks).
+# - The number of calls does not matter, only the samples seen: more, smaller
+#   chunks give the same curve.
+# - The preconditioner of the steps (the features' means and variances) is
+#   updated with each chunk, so raw pixels need no scaler in streaming either.

@@ -472,17 +472,3 @@ LOSSES = {
     "huber": HuberLoss,
     "focal": FocalLoss,
 }
-
-# Their public home, for pickle, skops and the docs: a saved model names no
-# private module.
-for _public in (
-    AbsoluteErrorLoss,
-    BaseLoss,
-    CrossEntropyLoss,
-    FocalLoss,
-    HuberLoss,
-    SquaredErrorLoss,
-    log_softmax,
-    softmax,
-):
-    _public.__module__ = "sksoftmax.losses"

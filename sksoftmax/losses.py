@@ -26,3 +26,9 @@ __all__ = [
     "log_softmax",
     "softmax",
 ]
+
+# Their public home, for pickle, skops and the docs: a saved model names no
+# private module. (sksoftmax imports this module, so it is always set.)
+for _name in __all__:
+    globals()[_name].__module__ = __name__
+del _name
