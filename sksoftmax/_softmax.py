@@ -221,7 +221,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         split; pass an int for reproducible results.
 
     verbose : int, default=0
-        Prints one line per epoch when positive.
+        Prints the progress when positive: the training objective (and the
+        validation accuracy) of about ten evenly spaced epochs, the last one
+        included; 2 or more prints every epoch.
 
     Attributes
     ----------
@@ -846,7 +848,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 if score > history["best_validation_score_"]:
                     history["best_validation_score_"] = score
                     best_coef = published
-            if self.verbose:
+            # About ten lines whatever the budget; verbose >= 2: every epoch.
+            every = 1 if self.verbose > 1 else max(1, n_epochs // 10)
+            if self.verbose and (epoch % every == 0 or epoch == n_epochs):
                 _print_progress(history, time.perf_counter() - start_time)
             no_improvement = 0 if improved else no_improvement + 1
             watching = validation is not None or self.learning_rate != "cosine"

@@ -298,6 +298,12 @@ def test_verbose_prints_one_line_per_epoch(digits, capsys):
     SoftmaxRegression(max_iter=3, verbose=1).fit(X, y)
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == ["Epoch 1", "Epoch 2", "Epoch 3"]
+    # Long budgets: about ten lines, the last epoch included; verbose=2: all.
+    SoftmaxRegression(max_iter=55, verbose=1).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 11 and lines[-1].startswith("Epoch 55:")
+    SoftmaxRegression(max_iter=55, verbose=2).fit(X, y)
+    assert len(capsys.readouterr().out.splitlines()) == 55
 
 
 # ------------------------------------------------------------------ errors
