@@ -57,8 +57,8 @@ for label, ax in enumerate(axes):
 #
 # The pixels go in as they are, ``uint8``: the model standardizes its steps
 # internally, so it needs no scaler, and converts one minibatch at a time to
-# ``float32``, so the dataset is never copied. The defaults run 6 epochs of
-# minibatch SGD.
+# ``float32``, so the dataset is never copied. On 60,000 images the defaults
+# run 6 epochs of minibatch SGD.
 clf = SoftmaxRegression(random_state=0)
 start = time.perf_counter()
 clf.fit(train.data, train.target)
