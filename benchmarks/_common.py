@@ -179,3 +179,18 @@ def markdown_table(headers, rows, n_left=1):
 def check(name, passed, detail):
     """Print one target's verdict."""
     print(f"[{'PASS' if passed else 'FAIL'}] {name}: {detail}")
+
+
+def text_table(headers, rows, left):
+    """Rows of strings as a plain aligned table; columns ``left`` align left."""
+    widths = [max(map(len, column)) for column in zip(headers, *rows, strict=True)]
+
+    def line(values):
+        return "  ".join(
+            v.ljust(w) if i in left else v.rjust(w)
+            for i, (v, w) in enumerate(zip(values, widths, strict=True))
+        ).rstrip()
+
+    return "\n".join(
+        [line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows]
+    )

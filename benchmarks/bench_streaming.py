@@ -33,7 +33,7 @@ import time
 import warnings
 
 import numpy as np
-from _common import environment, limit_threads, load_fashion_mnist
+from _common import environment, limit_threads, load_fashion_mnist, text_table
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import SGDClassifier
 from sklearn.metrics import accuracy_score, log_loss
@@ -149,21 +149,6 @@ def row(point, verdict_text=""):
         f"{point['seconds']:.2f}",
         verdict_text,
     ]
-
-
-def text_table(rows):
-    widths = [max(map(len, column)) for column in zip(HEADERS, *rows, strict=True)]
-    left = {0, 6}
-
-    def line(values):
-        return "  ".join(
-            v.ljust(w) if i in left else v.rjust(w)
-            for i, (v, w) in enumerate(zip(values, widths, strict=True))
-        ).rstrip()
-
-    return "\n".join(
-        [line(HEADERS), line(["-" * w for w in widths])] + [line(r) for r in rows]
-    )
 
 
 def write_curve(path, points):
@@ -287,7 +272,7 @@ def run(args):
                     n_passed += text == "PASS"
                 rows.append(row(p, text))
     print(f"\nBenchmark took {total:.0f} s (loading and scoring included)\n")
-    print(text_table(rows))
+    print(text_table(HEADERS, rows, left={0, 6}))
     print(
         "\nseconds: cumulative time in partial_fit (fit for the reference row);"
         " SGDClassifier and MLPClassifier on [0, 1] float32 pixels, SoftmaxRegression"

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from _common import environment, load_fashion_mnist
+from _common import environment, load_fashion_mnist, text_table
 from sklearn import datasets
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfTransformer
@@ -244,21 +244,6 @@ def cells(label, variant, name, result, lr):
     ]
 
 
-def text_table(rows):
-    widths = [max(map(len, column)) for column in zip(HEADERS, *rows, strict=True)]
-    left = {0, 1, 2, 7, 8}
-
-    def line(values):
-        return "  ".join(
-            v.ljust(w) if i in left else v.rjust(w)
-            for i, (v, w) in enumerate(zip(values, widths, strict=True))
-        ).rstrip()
-
-    return "\n".join(
-        [line(HEADERS), line(["-" * w for w in widths])] + [line(row) for row in rows]
-    )
-
-
 def progress(row):
     print(
         "  ".join(
@@ -339,7 +324,7 @@ def main():
         verdicts += more_verdicts
     print(f"\nSuite took {time.perf_counter() - start:.0f} s\n")
     if rows:
-        print(text_table(rows))
+        print(text_table(HEADERS, rows, left={0, 1, 2, 7, 8}))
     passed = sum(v == "PASS" for v in verdicts)
     print(
         f"\n{passed} of {len(verdicts)} datasets pass"
