@@ -546,7 +546,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return X, y
 
     def _sample_weights(self, X, y_index, sample_weight):
-        """sample_weight times class_weight in the computation's dtype; None if unit."""
+        """sample_weight times class_weight (float64); None if both are unit."""
         if sample_weight is None and self.class_weight is None:
             return None  # unit weights: the minibatch loop skips the products
         weights = _check_sample_weight(sample_weight, X, dtype=np.float64)
