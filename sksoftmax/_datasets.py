@@ -5,19 +5,23 @@ images of Zalando articles in ten classes. It is published under the MIT
 licence by Zalando SE: https://github.com/zalandoresearch/fashion-mnist
 """
 
+import hashlib
 import http.client
 import os
+import shutil
+import sys
+import time
 import warnings
-import zipfile
 from importlib import resources
 from numbers import Integral, Real
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from urllib.error import HTTPError, URLError
 from urllib.parse import urlparse
-from urllib.request import url2pathname
+from urllib.request import url2pathname, urlopen
 
 import numpy as np
-from sklearn.datasets import fetch_file, get_data_home
+from sklearn.datasets import get_data_home
 from sklearn.datasets._base import _convert_data_dataframe
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
@@ -39,12 +43,30 @@ _SHA256 = {
         "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5"
     ),
 }
-# The official hosts, tried in turn after the mirror named by _MIRROR_ENV.
+# Their sizes in bytes: a source that sends more is cut off.
+_SIZES = {
+    "train-images-idx3-ubyte.gz": 26_421_880,
+    "train-labels-idx1-ubyte.gz": 29_515,
+    "t10k-images-idx3-ubyte.gz": 4_422_102,
+    "t10k-labels-idx1-ubyte.gz": 5_148,
+}
+# And decompressed (header included): the IDX reader reads no more.
+_IDX_SIZES = {
+    "train-images-idx3-ubyte.gz": 16 + 60_000 * 784,
+    "train-labels-idx1-ubyte.gz": 8 + 60_000,
+    "t10k-images-idx3-ubyte.gz": 16 + 10_000 * 784,
+    "t10k-labels-idx1-ubyte.gz": 8 + 10_000,
+}
+# The official hosts, tried in turn after the mirror (mirror= or _MIRROR_ENV).
 _BASE_URLS = (
     "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
     "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
 )
 _MIRROR_ENV = "SKSOFTMAX_FASHION_MNIST_MIRROR"
+# A download that brings less than this many bytes in `timeout` seconds is
+# stalled; temporary folders untouched for this long belong to killed runs.
+_MIN_BYTES_PER_TIMEOUT = 1024
+_STALE_SECONDS = 600
 _FILE_PREFIX = {"train": "train", "test": "t10k"}
 
 _IMAGE_SHAPE = (28, 28)
@@ -76,8 +98,11 @@ _SUBSETS = StrOptions({"train", "test", "all"})
         "download_if_missing": ["boolean"],
         "return_X_y": ["boolean"],
         "as_frame": ["boolean"],
-        "n_retries": [Interval(Integral, 1, None, closed="left")],
-        "delay": [Interval(Real, 0.0, None, closed="neither")],
+        "n_retries": [Interval(Integral, 0, None, closed="left")],
+        "delay": [Interval(Real, 0.0, None, closed="left")],
+        "mirror": [str, os.PathLike, None],
+        "timeout": [Interval(Real, 0.0, None, closed="neither")],
+        "progress": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
@@ -90,6 +115,9 @@ def fetch_fashion_mnist(
     as_frame=False,
     n_retries=3,
     delay=1.0,
+    mirror=None,
+    timeout=30.0,
+    progress=False,
 ):
     """Load the Fashion-MNIST dataset (classification), downloading it if needed.
 
@@ -106,10 +134,17 @@ def fetch_fashion_mnist(
     cache is detected (zip CRC-32 and array shapes), reported with a warning
     and rebuilt.
 
-    The environment variable ``SKSOFTMAX_FASHION_MNIST_MIRROR`` names a mirror
-    tried before the official hosts: a base URL (``http://``, ``https://``,
-    ``file://``) or a local folder holding the four ``.gz`` files. Files from a
-    mirror are checked against the same SHA-256.
+    A mirror, given by `mirror` or the environment variable
+    ``SKSOFTMAX_FASHION_MNIST_MIRROR``, is tried before the official hosts: a
+    base URL (``http://``, ``https://``, ``file://``) or a local folder holding
+    the four ``.gz`` files. Files from a mirror are checked against the same
+    SHA-256.
+
+    Each source is read with a timeout and cut off beyond the official file's
+    size; a source that fails (unreachable, HTTP 4xx, stalled, too large, wrong
+    checksum) is left for the next one, and only errors that can pass (HTTP
+    5xx, a dropped connection, a timeout) are retried. Nothing partial is left
+    in `data_home`, and temporary folders of killed runs are removed.
 
     Parameters
     ----------
@@ -136,10 +171,25 @@ def fetch_fashion_mnist(
         both; these are the names used by ``fetch_openml("Fashion-MNIST")``.
 
     n_retries : int, default=3
-        Number of retries of each URL when HTTP errors are encountered.
+        Number of retries of a source after an error that can pass: HTTP 5xx,
+        a dropped connection or a timeout. Unreachable hosts, missing files
+        (HTTP 4xx), oversized or corrupted files are not retried.
 
     delay : float, default=1.0
         Number of seconds between retries.
+
+    mirror : str or path-like, default=None
+        A source tried before the official hosts: a base URL (``http://``,
+        ``https://``, ``file://``) or a local folder holding the four ``.gz``
+        files. None uses the environment variable
+        ``SKSOFTMAX_FASHION_MNIST_MIRROR``, if set.
+
+    timeout : float, default=30.0
+        Seconds to wait for a connection and for each read; a source that
+        sends less than 1 KiB in `timeout` seconds is dropped as stalled.
+
+    progress : bool, default=False
+        Whether to show the progress of downloads on standard error.
 
     Returns
     -------
@@ -178,8 +228,9 @@ def fetch_fashion_mnist(
     ((60000, 784), (60000,))
     """
     folder = Path(get_data_home(data_home)) / "fashion_mnist"
+    download = _Downloader(_sources(mirror), n_retries, delay, timeout, progress)
     parts = [
-        _fetch_subset(name, folder, download_if_missing, n_retries, delay)
+        _fetch_subset(name, folder, download_if_missing, download)
         for name in _subset_names(subset)
     ]
     return _bunch(parts, "fetch_fashion_mnist", return_X_y, as_frame)
@@ -304,40 +355,45 @@ def _load_descr():
     return descr.read_text(encoding="utf-8")
 
 
-def _fetch_subset(subset, folder, download_if_missing, n_retries, delay):
+def _fetch_subset(subset, folder, download_if_missing, download):
     """Return (data, target) of one subset, from the cache or built into it."""
     cache = folder / f"{subset}.npz"
     if cache.exists():
         try:
             return _read_cache(cache)
-        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        except ValueError as exc:
+            if not download_if_missing:
+                raise OSError(
+                    f"The cached Fashion-MNIST file {cache} is corrupted ({exc}) and"
+                    " download_if_missing=False forbids rebuilding it."
+                ) from exc
             warnings.warn(
                 f"The cached Fashion-MNIST file {cache} is corrupted ({exc}); "
                 "rebuilding it.",
-                stacklevel=2,
+                stacklevel=3,
             )
     if not download_if_missing:
         raise OSError("Data not found and `download_if_missing` is False")
-    _build_cache(subset, cache, n_retries, delay)
+    _build_cache(subset, cache, download)
     # Read back what was written: the same arrays (writable) as later calls get.
     return _read_cache(cache)
 
 
-def _build_cache(subset, cache, n_retries, delay):
+def _build_cache(subset, cache, download):
     """Download and parse the two files of `subset` into the `cache` file."""
     cache.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_folders(cache.parent)
     # A private folder next to the cache: concurrent calls never share a
     # partial file, everything is removed on error, and os.replace is atomic
     # because both live on the same file system.
     with TemporaryDirectory(dir=cache.parent, prefix=f".{subset}-") as tmp:
         prefix = _FILE_PREFIX[subset]
-        images = read_idx_gz(
-            _download(f"{prefix}-images-idx3-ubyte.gz", tmp, n_retries, delay),
-            (None, *_IMAGE_SHAPE),
-        )
-        labels = read_idx_gz(
-            _download(f"{prefix}-labels-idx1-ubyte.gz", tmp, n_retries, delay),
-            (None,),
+        images, labels = (
+            read_idx_gz(download(name, Path(tmp)), shape, max_bytes=_IDX_SIZES[name])
+            for name, shape in [
+                (f"{prefix}-images-idx3-ubyte.gz", (None, *_IMAGE_SHAPE)),
+                (f"{prefix}-labels-idx1-ubyte.gz", (None,)),
+            ]
         )
         if len(labels) != len(images):
             raise ValueError(
@@ -354,16 +410,40 @@ def _build_cache(subset, cache, n_retries, delay):
         os.replace(tmp_cache, cache)
 
 
+def _remove_stale_folders(folder):
+    """Remove the temporary folders that killed runs left behind.
+
+    A live download writes to its folder at least every `timeout` seconds;
+    one untouched for _STALE_SECONDS belongs to no running call.
+    """
+    now = time.time()
+    for tmp in folder.glob(".*-*"):
+        try:
+            touched = max(p.stat().st_mtime for p in [tmp, *tmp.rglob("*")])
+        except OSError:  # removed meanwhile by another call
+            continue
+        if tmp.is_dir() and now - touched > _STALE_SECONDS:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _read_cache(path):
-    """Load and check a cache file; zipfile checks each member's CRC-32."""
-    # Opened here: np.load would leak the file when it is not a valid zip.
-    with open(path, "rb") as f, np.load(f) as npz:
-        data, target = npz["data"], npz["target"]
+    """Load and check a cache file; any corruption is a ValueError.
+
+    zipfile checks each member's CRC-32; a damaged zip or ``.npy`` header can
+    raise many kinds of errors inside NumPy, all of which mean "corrupted".
+    """
+    try:
+        # Opened here: np.load would leak the file when it is not a valid zip.
+        with open(path, "rb") as f, np.load(f) as npz:
+            data, target = npz["data"], npz["target"]
+    except Exception as exc:  # noqa: BLE001 - untrusted bytes, see above
+        raise ValueError(f"{type(exc).__name__}: {exc}") from exc
     if not (
         data.dtype == target.dtype == np.uint8
         and data.ndim == 2
         and data.shape[1] == _N_FEATURES
         and target.shape == data.shape[:1]
+        and len(target) > 0
     ):
         raise ValueError(
             f"unexpected arrays: data {data.dtype}{data.shape}, "
@@ -372,39 +452,131 @@ def _read_cache(path):
     return data, target
 
 
-def _download(filename, folder, n_retries, delay):
-    """Fetch one file, checksum-verified, from the first source that has it."""
-    errors = []
-    for base in _sources():
-        url = f"{base.rstrip('/')}/{filename}"
+class _Downloader:
+    """Fetch a file, checksum-verified, from the first of `sources` that has it."""
+
+    def __init__(self, sources, n_retries, delay, timeout, progress):
+        self.sources = sources
+        self.n_retries, self.delay = n_retries, delay
+        self.timeout, self.progress = timeout, progress
+
+    def __call__(self, filename, folder):
+        errors = []
+        for base in self.sources:
+            url = f"{base.rstrip('/')}/{filename}"
+            try:
+                return self._fetch(url, folder / filename)
+            except OSError as exc:
+                errors.append(f"  {url}: {exc}")
+        raise OSError(
+            f"Could not download {filename}; tried:\n"
+            + "\n".join(errors)
+            + f"\nSet mirror= or {_MIRROR_ENV} to a folder or URL holding the"
+            " four official files."
+        )
+
+    def _fetch(self, url, path):
+        """Copy `url` to `path`, retrying only errors that can pass."""
+        for attempt in range(self.n_retries + 1):
+            try:
+                return self._copy(url, path)
+            except _Hopeless as exc:
+                raise OSError(str(exc)) from None
+            except TimeoutError as exc:  # stalled: leave it for the next source
+                raise OSError(f"timed out ({exc or self.timeout} s)") from exc
+            except (OSError, http.client.HTTPException) as exc:
+                if attempt == self.n_retries:
+                    raise OSError(_reason(exc)) from exc
+                warnings.warn(
+                    f"Retry downloading from url: {url} ({_reason(exc)})",
+                    stacklevel=2,
+                )
+                time.sleep(self.delay)
+
+    def _copy(self, url, path):
+        filename = path.name
+        limit = _SIZES[filename]
+        digest = hashlib.sha256()
         try:
-            return fetch_file(
-                url,
-                folder=folder,
-                local_filename=filename,
-                sha256=_SHA256[filename],
-                # Retrying cannot help a local file.
-                n_retries=0 if url.startswith("file:") else n_retries,
-                delay=delay,
+            response = urlopen(url, timeout=self.timeout)  # noqa: S310 - checked
+        except ValueError as exc:  # not a URL that urllib can open
+            raise _Hopeless(str(exc)) from exc
+        except HTTPError as exc:
+            if exc.code < 500:
+                raise _Hopeless(f"HTTP Error {exc.code}: {exc.reason}") from exc
+            raise
+        except URLError as exc:
+            if isinstance(exc.reason, TimeoutError):
+                raise exc.reason from exc
+            # Unknown host, refused connection, missing local file: hopeless.
+            raise _Hopeless(_reason(exc)) from exc
+        with response, open(path, "wb") as out:
+            announced = int(response.headers.get("Content-Length") or 0)
+            if announced > limit:
+                raise _Hopeless(f"announces {announced} bytes; {filename} has {limit}")
+            size, window_start, window_bytes = 0, time.monotonic(), 0
+            while chunk := response.read1(1 << 16):
+                size += len(chunk)
+                if size > limit:
+                    raise _Hopeless(f"sends more than the {limit} bytes of {filename}")
+                digest.update(chunk)
+                out.write(chunk)
+                window_bytes += len(chunk)
+                if time.monotonic() - window_start > self.timeout:
+                    if window_bytes < _MIN_BYTES_PER_TIMEOUT:
+                        raise _Hopeless(
+                            f"stalled: {window_bytes} bytes in {self.timeout} s"
+                        )
+                    window_start, window_bytes = time.monotonic(), 0
+                if self.progress:
+                    _show_progress(filename, size, announced or limit)
+        if self.progress:
+            print(file=sys.stderr)
+        if digest.hexdigest() != _SHA256[filename]:
+            path.unlink()
+            raise _Hopeless(
+                f"the SHA256 checksum of {filename} ({digest.hexdigest()}) differs"
+                f" from the official file's ({_SHA256[filename]})"
             )
-        except (OSError, ValueError, http.client.HTTPException) as exc:
-            errors.append(f"  {url}: {exc}")
-    raise OSError(f"Could not download {filename}; tried:\n" + "\n".join(errors))
+        return path
 
 
-def _sources():
-    """The mirror named by the environment (if any), then the official hosts."""
-    mirror = os.environ.get(_MIRROR_ENV, "").strip()
-    return ((_mirror_url(mirror),) if mirror else ()) + tuple(_BASE_URLS)
+class _Hopeless(OSError):  # noqa: N818 - an error that retrying cannot fix
+    """A source that retrying cannot fix: left for the next one at once."""
+
+
+def _reason(exc):
+    """A short reason for an error, without urllib's nesting."""
+    reason = exc.reason if isinstance(exc, URLError) else exc
+    return str(reason) or type(reason).__name__
+
+
+def _show_progress(filename, size, total):
+    print(
+        f"\rDownloading {filename}: {size / 2**20:5.1f} of {total / 2**20:.1f} MiB",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _sources(mirror):
+    """The mirror (the argument, else the environment), then the official hosts."""
+    if mirror is None:
+        mirror = os.environ.get(_MIRROR_ENV, "").strip()
+    return ((_mirror_url(os.fspath(mirror)),) if mirror else ()) + tuple(_BASE_URLS)
 
 
 def _mirror_url(mirror):
-    """Turn a URL or a local folder into a URL that ``fetch_file`` accepts."""
+    """Turn a URL or a local folder into a URL that urlopen reads."""
     parsed = urlparse(mirror)
     if parsed.scheme in ("http", "https"):
         return mirror
+    if parsed.scheme not in ("", "file") and len(parsed.scheme) > 1:  # C:\ is a path
+        raise ValueError(
+            f"The Fashion-MNIST mirror {mirror!r} has the unsupported scheme"
+            f" {parsed.scheme!r}: give an http://, https:// or file:// URL, or a"
+            " local folder."
+        )
     path = url2pathname(parsed.path) if parsed.scheme == "file" else mirror
-    # fetch_file rejects a URL without a host; urllib reads file://localhost/
-    # as a local path. fetch_file then does the checksum and atomic rename.
-    uri = Path(path).expanduser().resolve().as_uri()
-    return "file://localhost" + uri.removeprefix("file://")
+    return Path(path).expanduser().resolve().as_uri()

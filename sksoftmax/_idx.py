@@ -2,9 +2,12 @@
 
 An IDX file is a 4-byte magic number (two zero bytes, a type code, the number
 of dimensions), one big-endian uint32 per dimension, then the values in C
-order. Every size is checked against the file before memory is allocated, and
-nothing is decompressed beyond what the header announces (plus the few bytes
-that confirm the end of the stream).
+order. The gzip file may hold several members (as ``cat a.gz b.gz`` makes) and
+be padded with zero bytes; Python's `gzip` checks each member's CRC-32 and
+size. No size announced by the file is trusted for allocation: the data are
+decompressed in bounded chunks, and reading stops with an error as soon as
+they exceed what the header announces, so memory never exceeds the real
+decompressed size (plus one chunk).
 """
 
 import gzip
@@ -16,9 +19,10 @@ from pathlib import Path
 import numpy as np
 
 _UNSIGNED_BYTE = 0x08
+_CHUNK = 1 << 20  # bytes decompressed at a time
 
 
-def read_idx_gz(path, shape):
+def read_idx_gz(path, shape, *, max_bytes=None):
     """Read a gzip-compressed IDX file of unsigned bytes.
 
     Parameters
@@ -30,6 +34,10 @@ def read_idx_gz(path, shape):
         Expected dimensions, ``None`` where any size is allowed, for example
         ``(None, 28, 28)`` for images and ``(None,)`` for labels.
 
+    max_bytes : int or None, default=None
+        Largest decompressed size accepted, header included; ``None`` for no
+        limit.
+
     Returns
     -------
     ndarray of dtype uint8
@@ -38,17 +46,20 @@ def read_idx_gz(path, shape):
     Raises
     ------
     ValueError
-        If the file is not gzip, is truncated, or its header or size does not
-        match ``shape``; the message names the file and the problem.
+        If the file is not gzip, is truncated or corrupted, or its header or
+        size does not match ``shape`` or ``max_bytes``; the message names the
+        file and the problem.
     """
     path = Path(path)
     try:
-        return _read(path, shape)
+        return _read(path, shape, max_bytes)
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-        raise ValueError(f"{path.name}: cannot decompress ({exc})") from exc
+        raise ValueError(
+            f"{path.name}: cannot decompress ({exc}): truncated or corrupted file"
+        ) from exc
 
 
-def _read(path, shape):
+def _read(path, shape, max_bytes):
     header_size = 4 + 4 * len(shape)
     with gzip.open(path, "rb") as f:
         header = f.read(header_size)
@@ -62,29 +73,32 @@ def _read(path, shape):
         if any(want not in (None, got) for got, want in zip(dims, shape, strict=True)):
             wanted = tuple("n" if want is None else want for want in shape)
             _fail(path, f"dimensions {dims}, expected {wanted}")
-
-        # The gzip trailer records the uncompressed size (mod 2**32). Requiring
-        # it to equal the header's size, before allocating what the header asks
-        # for, bounds the allocation and catches most truncated files early.
         n_bytes = math.prod(dims)
-        recorded = _gzip_uncompressed_size(path)
-        if header_size + n_bytes != recorded:
-            _fail(
-                path,
-                f"the header announces {header_size + n_bytes} bytes but the "
-                f"gzip trailer records {recorded}: truncated or corrupted file",
-            )
-        data = f.read(n_bytes)
-        # Reading one more byte checks the gzip CRC and that nothing follows.
-        if len(data) < n_bytes or f.read(1):
-            _fail(path, f"the data does not match the {n_bytes} bytes announced")
-    return np.frombuffer(data, dtype=np.uint8).reshape(dims)
+        announced = header_size + n_bytes
+        if max_bytes is not None and announced > max_bytes:
+            _fail(path, f"the header announces {announced} bytes, over {max_bytes}")
 
-
-def _gzip_uncompressed_size(path):
-    with open(path, "rb") as f:
-        f.seek(-4, 2)
-        return struct.unpack("<I", f.read(4))[0]
+        # Grow the buffer only with bytes actually decompressed. Asking for one
+        # byte more than announced detects trailing data, and the last, empty
+        # read checks the CRC of the last member.
+        data = bytearray()
+        while chunk := f.read(min(_CHUNK, n_bytes + 1 - len(data))):
+            data += chunk
+            if len(data) > n_bytes:
+                _fail(
+                    path,
+                    f"the data does not match the {n_bytes} bytes announced: "
+                    "more data follows them",
+                )
+    if len(data) < n_bytes:
+        _fail(
+            path,
+            f"the header announces {announced} bytes but the file holds only "
+            f"{header_size + len(data)}: truncated or corrupted file",
+        )
+    array = np.frombuffer(data, dtype=np.uint8).reshape(dims)
+    array.flags.writeable = False
+    return array
 
 
 def _fail(path, problem):
