@@ -417,7 +417,8 @@ def _remove_stale_folders(folder):
     one untouched for _STALE_SECONDS belongs to no running call.
     """
     now = time.time()
-    for tmp in folder.glob(".*-*"):
+    ours = [tmp for subset in _FILE_PREFIX for tmp in folder.glob(f".{subset}-*")]
+    for tmp in ours:
         try:
             touched = max(p.stat().st_mtime for p in [tmp, *tmp.rglob("*")])
         except OSError:  # removed meanwhile by another call

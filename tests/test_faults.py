@@ -153,15 +153,17 @@ def test_progress_is_shown_when_asked(fake_fashion_mnist, home, capsys):
 def test_temporary_folders_of_killed_runs_are_removed(fake_fashion_mnist, home):
     folder = home / "fashion_mnist"
     stale, live = folder / ".test-killed", folder / ".test-running"
-    for tmp in (stale, live):
+    other = folder / ".someone-elses"  # not ours: never touched
+    for tmp in (stale, live, other):
         tmp.mkdir(parents=True)
         (tmp / LABELS).write_bytes(b"partial")
     long_ago = time.time() - 2 * _datasets._STALE_SECONDS
-    for path in (stale / LABELS, stale):
+    for path in (stale / LABELS, stale, other / LABELS, other):
         os.utime(path, (long_ago, long_ago))
     fetch_fashion_mnist(subset="test", data_home=home, mirror=fake_fashion_mnist.folder)
     assert not stale.exists()
     assert live.exists()  # may belong to a call running now
+    assert other.exists()
 
 
 # ------------------------------------------------------------------ the cache
