@@ -484,7 +484,7 @@ class _Downloader:
             except _Hopeless as exc:
                 raise OSError(str(exc)) from None
             except TimeoutError as exc:  # stalled: leave it for the next source
-                raise OSError(f"timed out ({exc or self.timeout} s)") from exc
+                raise OSError(f"no answer within {self.timeout} s") from exc
             except (OSError, http.client.HTTPException) as exc:
                 if attempt == self.n_retries:
                     raise OSError(_reason(exc)) from exc
@@ -516,23 +516,27 @@ class _Downloader:
             if announced > limit:
                 raise _Hopeless(f"announces {announced} bytes; {filename} has {limit}")
             size, window_start, window_bytes = 0, time.monotonic(), 0
-            while chunk := response.read1(1 << 16):
-                size += len(chunk)
-                if size > limit:
-                    raise _Hopeless(f"sends more than the {limit} bytes of {filename}")
-                digest.update(chunk)
-                out.write(chunk)
-                window_bytes += len(chunk)
-                if time.monotonic() - window_start > self.timeout:
-                    if window_bytes < _MIN_BYTES_PER_TIMEOUT:
+            try:
+                while chunk := response.read1(1 << 16):
+                    size += len(chunk)
+                    if size > limit:
                         raise _Hopeless(
-                            f"stalled: {window_bytes} bytes in {self.timeout} s"
+                            f"sends more than the {limit} bytes of {filename}"
                         )
-                    window_start, window_bytes = time.monotonic(), 0
-                if self.progress:
-                    _show_progress(filename, size, announced or limit)
-        if self.progress:
-            print(file=sys.stderr)
+                    digest.update(chunk)
+                    out.write(chunk)
+                    window_bytes += len(chunk)
+                    if time.monotonic() - window_start > self.timeout:
+                        if window_bytes < _MIN_BYTES_PER_TIMEOUT:
+                            raise _Hopeless(
+                                f"stalled: {window_bytes} bytes in {self.timeout} s"
+                            )
+                        window_start, window_bytes = time.monotonic(), 0
+                    if self.progress:
+                        _show_progress(filename, size, announced or limit)
+            finally:
+                if self.progress and size:  # end the progress line
+                    print(file=sys.stderr)
         if digest.hexdigest() != _SHA256[filename]:
             path.unlink()
             raise _Hopeless(
