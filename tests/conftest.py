@@ -59,7 +59,25 @@ def subprocess_env(**variables):
     return env
 
 
-class LoopbackServer:
+class ThreadedServer:
+    """An HTTP server on 127.0.0.1 answering with `handler`, in a thread."""
+
+    def __init__(self, handler):
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._httpd.server_port}/"
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.05,), daemon=True
+        )
+        self._thread.start()
+
+    def close(self):
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join()
+
+
+class LoopbackServer(ThreadedServer):
     """Serve a folder over HTTP on 127.0.0.1, in a thread.
 
     The first `fail_first` requests are answered with 503, to exercise retries;
@@ -85,17 +103,7 @@ class LoopbackServer:
             def log_message(self, *args):
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._httpd.server_port}/"
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, args=(0.05,), daemon=True
-        )
-        self._thread.start()
-
-    def close(self):
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join()
+        super().__init__(Handler)
 
 
 @pytest.fixture

@@ -5,13 +5,13 @@ and stops by itself within a few seconds.
 """
 
 import os
-import threading
 import time
 import warnings
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import numpy as np
 import pytest
+from conftest import ThreadedServer
 from numpy.testing import assert_array_equal
 
 from sksoftmax import _datasets, fetch_fashion_mnist
@@ -22,7 +22,7 @@ LABELS = "t10k-labels-idx1-ubyte.gz"
 CLOSED_PORT = "http://127.0.0.1:9/"  # the discard port: nothing listens there
 
 
-class FaultServer:
+class FaultServer(ThreadedServer):
     """Answer every request with one fault: hang, trickle, flood or 404."""
 
     def __init__(self, fault, limit_seconds=3.0):
@@ -57,17 +57,7 @@ class FaultServer:
             def log_message(self, *args):
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._httpd.server_port}/"
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, args=(0.05,), daemon=True
-        )
-        self._thread.start()
-
-    def close(self):
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture
