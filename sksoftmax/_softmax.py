@@ -711,9 +711,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         }
 
     def _history(self):
-        history = {name: getattr(self, name) for name in self._new_history()}
-        history["loss_curve_"] = list(history["loss_curve_"])
-        return history
+        """The fitted history, which ``_train`` copies before extending it."""
+        return {name: getattr(self, name) for name in self._new_history()}
 
     # ---------------------------------------------------------------- training
 
@@ -778,7 +777,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         epoch = 0
         while epoch < n_epochs:
             start_time = time.perf_counter()
-            epoch_start = state["coef_t"].copy()
+            # The losses are taken along the epoch, from where it starts: the
+            # penalty is taken there too (for a full batch, exactly).
+            penalty = _optim.penalty_value(state["coef_t"], alpha_l1, alpha_l2)
             if streaming:  # samples seen
                 progress = history["t_"] + np.arange(steps_per_epoch) * batch_size
             else:  # epochs
@@ -799,9 +800,6 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             )
             objective = None
             if loss_sum is not None:
-                # The losses were taken along the epoch, from where it started:
-                # the penalty is taken there too (for a full batch, exactly).
-                penalty = _optim.penalty_value(epoch_start, alpha_l1, alpha_l2)
                 objective = mean_weight * loss_sum / n_train + penalty
             if not start_checked and (objective is None or objective > floor):
                 start_checked = True
