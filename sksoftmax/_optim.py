@@ -45,6 +45,22 @@ def row_chunks(n_rows, n_features):
     return gen_batches(n_rows, max(1, CHUNK_ELEMENTS // max(n_features, 1)))
 
 
+def sparse_row_chunks(X, rows):
+    """``X[rows]`` of a sparse X, in canonical CSR chunks of a bounded size.
+
+    Never a copy of all of X: about CHUNK_ELEMENTS stored values at once.
+    """
+    X = X.tocsr()
+    every_row = rows.size == X.shape[0]  # rows are sorted: slices will do
+    per_row = max(X.nnz / max(X.shape[0], 1), 1.0)
+    for chunk in gen_batches(rows.size, max(1, int(CHUNK_ELEMENTS / per_row))):
+        part = X[chunk] if every_row else X[rows[chunk]]
+        if not part.has_canonical_format:  # duplicate entries add up
+            part = part.copy()
+            part.sum_duplicates()
+        yield part
+
+
 # ------------------------------------------------------------ preconditioner
 
 
@@ -56,17 +72,13 @@ def feature_moments(X, rows, weights):
     read in chunks of rows: never converted or copied as a whole.
     """
     if sp.issparse(X):
-        X = X[rows]
-        w = None if weights is None else weights[rows].astype(np.float64)
-        mean, var = mean_variance_axis(X, axis=0, weights=w)
-        total = float(X.shape[0] if w is None else w.sum())
-        return {
-            "weight": total,
-            "mean": mean.astype(np.float64),
-            "m2": var.astype(np.float64) * total,
-            "low": X.min(axis=0).toarray().ravel().astype(np.float64),
-            "high": X.max(axis=0).toarray().ravel().astype(np.float64),
-        }
+        moments, start = None, 0
+        for part in sparse_row_chunks(X, rows):
+            chunk_rows = rows[start : start + part.shape[0]]
+            start += part.shape[0]
+            w = None if weights is None else weights[chunk_rows].astype(np.float64)
+            moments = _sparse_moments(part, w, moments)
+        return moments
     # Sums are taken around the first row, which removes most of the cancellation.
     shift = X[rows[0]].astype(np.float64)
     total = np.zeros_like(shift)
@@ -100,22 +112,63 @@ def feature_moments(X, rows, weights):
     }
 
 
+def _sparse_moments(X, weights, previous):
+    """:func:`feature_moments` of a canonical CSR chunk, merged into ``previous``."""
+    n_features = X.shape[1]
+    mean, var = mean_variance_axis(X, axis=0, weights=weights)
+    total = float(X.shape[0] if weights is None else weights.sum())
+    low, high = np.full(n_features, np.inf), np.full(n_features, -np.inf)
+    np.minimum.at(low, X.indices, X.data)
+    np.maximum.at(high, X.indices, X.data)
+    nonzero = np.bincount(X.indices, minlength=n_features).astype(np.float64)
+    has_zeros = nonzero < X.shape[0]
+    low[has_zeros] = np.minimum(low[has_zeros], 0.0)
+    high[has_zeros] = np.maximum(high[has_zeros], 0.0)
+    moments = {
+        "weight": total,
+        "mean": mean.astype(np.float64),
+        "m2": var.astype(np.float64) * total,
+        "low": low,
+        "high": high,
+        "rows": float(X.shape[0]),
+        "nonzero": nonzero,  # rows holding each feature: how often it is touched
+    }
+    return moments if previous is None else merge_moments(previous, moments)
+
+
 def merge_moments(a, b):
     """Combine two summaries of :func:`feature_moments` (Chan et al.'s update)."""
     total = a["weight"] + b["weight"]
     if total == 0:
         return b
     delta = b["mean"] - a["mean"]
-    return {
+    merged = {
         "weight": total,
         "mean": a["mean"] + delta * (b["weight"] / total),
         "m2": a["m2"] + b["m2"] + delta**2 * (a["weight"] * b["weight"] / total),
         "low": np.minimum(a["low"], b["low"]),
         "high": np.maximum(a["high"], b["high"]),
     }
+    if "nonzero" in a and "nonzero" in b:  # both sparse
+        merged["rows"] = a["rows"] + b["rows"]
+        merged["nonzero"] = a["nonzero"] + b["nonzero"]
+    return merged
 
 
-def preconditioner(moments, batch_size, fit_intercept, dtype):
+def touched_fraction(moments, batch_size):
+    """The expected fraction of the features a random sparse minibatch holds."""
+    frequency = moments["nonzero"] / max(moments["rows"], 1.0)
+    return float(np.mean(1 - (1 - frequency) ** batch_size))
+
+
+def frequent_features(moments, batch_size):
+    """Features of sparse X in nearly every minibatch (95%): the ones centred
+    by :class:`TouchedRowStepper`, which then steps them at every step."""
+    frequency = moments["nonzero"] / max(moments["rows"], 1.0)
+    return frequency * batch_size >= 3
+
+
+def preconditioner(moments, batch_size, centered, dtype):
     """The centre and the step scale of each feature, from its moments.
 
     A feature's step is divided by the larger of its variance and its largest
@@ -124,17 +177,19 @@ def preconditioner(moments, batch_size, fit_intercept, dtype):
     standardized; a rare or outlying value can no longer take a step many times
     the size of a typical one. Both terms scale with the feature's units, so
     the path is the same in any units. Features that do not vary get no step.
+
+    ``centered`` (a bool, or one per feature) says which features are
+    centred; the others (no intercept to absorb the mean, or the rare features
+    of sparse X, whose steps touch only the features a minibatch holds) are
+    scaled by their second moment around zero instead.
     """
     weight = max(moments["weight"], np.finfo(np.float64).tiny)
     mean, var = moments["mean"], moments["m2"] / weight
     low, high = moments["low"], moments["high"]
-    if fit_intercept:
-        center = mean
-        spread = np.maximum(high - mean, mean - low)
-    else:  # without an intercept to absorb it, the mean cannot be removed
-        center = np.zeros_like(mean)
-        var = var + mean**2
-        spread = np.maximum(np.abs(high), np.abs(low))
+    centered = np.broadcast_to(centered, mean.shape)
+    center = np.where(centered, mean, 0.0)
+    var = np.where(centered, var, var + mean**2)
+    spread = np.maximum(high - center, center - low)
     second = np.maximum(var, spread**2 / batch_size)
     # Variation at the rounding level of the data's dtype is no variation.
     constant = spread <= 8 * np.finfo(dtype).eps * np.abs(mean)
@@ -180,9 +235,10 @@ def batch_curvature(X, rows, center, scale, batch_size, fit_intercept, momentum,
             largest_row = max(largest_row, float(norms.max()) + intercept)
         estimates.append(_power_iteration(sample, center, root_scale, intercept, rng))
     if sp.issparse(X):
-        X = X[rows]
-        norms = X.multiply(X) @ scale - 2 * (X @ (scale * center)) + scale @ center**2
-        largest_row = float(norms.max()) + intercept
+        for part in sparse_row_chunks(X, rows):
+            norms = part.multiply(part) @ scale - 2 * (part @ (scale * center))
+            largest_row = max(largest_row, float(norms.max()) + scale @ center**2)
+        largest_row += intercept
     curvature = max(float(np.mean(estimates)), np.finfo(np.float64).tiny)
     if size < rows.size:
         row = largest_row / size
@@ -217,12 +273,13 @@ def new_state(coef_t, intercept, rng):
 
     ``coef_t`` (n_features, n_classes) is the transpose of the multinomial
     weights, one column per class also for two classes; ``velocity`` holds the
-    last move of the weights, which momentum carries on.
+    last move of the weights, which momentum carries on (None until a
+    :class:`Stepper` needs it).
     """
     return {
         "coef_t": coef_t,
         "intercept": intercept,
-        "velocity_t": np.zeros_like(coef_t),
+        "velocity_t": None,  # allocated by the steps that have momentum
         "velocity_intercept": np.zeros_like(intercept),
         "average_t": None,
         "average_intercept": None,
@@ -234,6 +291,7 @@ def new_state(coef_t, intercept, rng):
         "batch_size": None,
         "n_samples": 0,  # that alpha="auto" counts
         "eta_factor": 1.0,  # lowered by backtracking and the "adaptive" schedule
+        "steps": None,  # the kind of steps of this call, see SoftmaxRegression._steps
         "rng": rng,
     }
 
@@ -260,6 +318,8 @@ class Stepper:
             0.0 if momentum is None else momentum
         )
         self.k = 0
+        if state["velocity_t"] is None:
+            state["velocity_t"] = np.zeros_like(state["coef_t"])
         self.nesterov = nesterov
         self.fit_intercept = fit_intercept
         self.alpha_l1, self.alpha_l2 = alpha_l1, alpha_l2
@@ -287,16 +347,26 @@ class Stepper:
             return self._momentum_point()
         return self.state["coef_t"], self.state["intercept"]
 
-    def step(self, Xb, grad, eta, point):
-        """Move from ``point`` along the minibatch gradient, then apply the penalty.
+    def logits(self, Xb):
+        """The minibatch's logits where its gradient is taken; ``step`` follows."""
+        point = self.point()
+        self._batch = Xb, point
+        raw = Xb @ point[0]
+        raw += point[1]
+        return raw
 
-        ``grad`` is the gradient of the batch's summed loss with respect to its
-        logits at ``point``; the step follows their mean over a full batch, so
-        that a short batch (the rest of an epoch or of a chunk) takes a
-        proportionally shorter step: every sample moves the model alike.
+    def step(self, grad, eta):
+        """Move along the minibatch gradient, then apply the penalty.
+
+        ``grad`` is the gradient of the batch's summed loss with respect to the
+        logits that :meth:`logits` returned; the step follows their mean over a
+        full batch, so that a short batch (the rest of an epoch or of a chunk)
+        takes a proportionally shorter step: every sample moves the model
+        alike.
         """
         state = self.state
         coef_t, intercept = state["coef_t"], state["intercept"]
+        Xb, point = self._batch
         # Scaling is cheaper on (n_samples, n_classes) than on the step.
         grad = grad * (-eta / self.batch_size)
         step = Xb.T @ grad  # serves a sparse X_b too
@@ -322,6 +392,9 @@ class Stepper:
         # The old weights' buffer becomes the next step's work space.
         state["coef_t"], self.work = new_t, coef_t
         state["intercept"] = new_intercept
+
+    def flush(self):
+        """Make ``state["coef_t"]`` the weights (they always are here)."""
 
     def restart(self):
         """Forget the last move (the caller has reset the weights)."""
@@ -358,11 +431,7 @@ class Stepper:
         """
         before = coef_t.copy() if self.fit_intercept else None
         if self.alpha_l1:  # soft thresholding: exact zeros
-            threshold = (eta * self.alpha_l1) * self.scale
-            shrunk = np.abs(coef_t)
-            shrunk -= threshold
-            np.maximum(shrunk, 0, out=shrunk)
-            np.copysign(shrunk, coef_t, out=coef_t)
+            _soft_threshold(coef_t, (eta * self.alpha_l1) * self.scale)
         if self.alpha_l2:  # the implicit step of the quadratic: a shrinking
             coef_t /= 1 + (eta * self.alpha_l2) * self.scale
         if before is None:
@@ -371,22 +440,163 @@ class Stepper:
         return intercept + self.center @ before
 
     def accumulate_average(self, recent=0):
-        """Add the current weights to the running average (averaged SGD).
+        accumulate_average(self.state, recent)
 
-        ``recent=0`` is the plain mean of the iterates; ``recent=r`` weighs the
-        ``k``-th in proportion to ``k ** r`` (polynomial-decay averaging), so
-        that the average forgets the early iterates without a horizon.
-        """
+
+class TouchedRowStepper:
+    """Momentum-free steps on sparse X that touch only the minibatch's features.
+
+    A minibatch of sparse rows has a gradient on the weights of the features it
+    holds and none on the others, so only those rows of ``coef_t`` are read and
+    written. The penalty, which moves every weight at every step, is kept
+    implicit and exact: the weights are ``multiplier[:, None] * coef_t``, the
+    L2 shrinking of all features at once is one update of ``multiplier`` (a
+    vector of n_features, not n_features x n_classes), and the L1 thresholds
+    add up in ``threshold`` until a feature's weights are next read (soft
+    thresholds compose by adding up, on the weights divided by the
+    multiplier). :meth:`flush` makes ``coef_t`` the weights again.
+
+    The centred features (:func:`frequent_features`, in nearly every minibatch
+    anyway) are stepped at every step, which their centring needs; the steps
+    are those of :class:`Stepper` with momentum 0, to the rounding.
+    """
+
+    def __init__(self, state, *, fit_intercept, alpha_l1, alpha_l2):
+        # Rows are written through a view of one row as one item: coef_t must
+        # be C-contiguous.
+        state["coef_t"] = np.ascontiguousarray(state["coef_t"])
+        self.state = state
+        self.batch_size = state["batch_size"]
+        self.fit_intercept = fit_intercept
+        self.alpha_l1, self.alpha_l2 = alpha_l1, alpha_l2
+        n_features = state["coef_t"].shape[0]
+        self.feature_scale = state["scale"]
+        self.center = state["center"]
+        self.centered = np.flatnonzero(self.center) if fit_intercept else []
+        self.touched = np.zeros(n_features, dtype=bool)
+        self.position = np.zeros(n_features, dtype=np.intp)
+        self._reset_penalty()
+
+    def _reset_penalty(self):
+        n_features = self.feature_scale.size
+        self.multiplier = np.ones(n_features)
+        self.threshold = np.zeros(n_features)  # L1 thresholds since the flush
+        self.applied = np.zeros(n_features)  # the part applied to each feature
+
+    def logits(self, Xb):
+        """The minibatch's logits, from the rows of its features only."""
+        self.touched[Xb.indices] = True
+        self.touched[self.centered] = True
+        features = np.flatnonzero(self.touched)
+        self.touched[features] = False
+        self.position[features] = np.arange(features.size)
+        # The minibatch on its own features: (m, n_touched).
+        local = sp.csr_matrix(
+            (Xb.data, self.position[Xb.indices], Xb.indptr),
+            shape=(Xb.shape[0], features.size),
+        )
+        dtype = self.state["coef_t"].dtype
+        multiplier = self.multiplier[features].astype(dtype)
+        weights = self._caught_up(features)
+        weights *= multiplier[:, None]
+        self._batch = local, features, weights, multiplier
+        raw = local @ weights
+        raw += self.state["intercept"]
+        return raw
+
+    def _caught_up(self, features):
+        """The stored rows of ``features``, their pending L1 thresholds applied."""
+        rows = np.take(self.state["coef_t"], features, axis=0)
+        if self.alpha_l1:
+            pending = self.threshold[features] - self.applied[features]
+            _soft_threshold(rows, pending[:, None].astype(rows.dtype))
+            self.applied[features] = self.threshold[features]
+        return rows
+
+    def step(self, grad, eta):
+        """A gradient step on the touched rows; the penalty's step on all."""
         state = self.state
-        if state["n_averaged"] == 0:
-            state["average_t"] = np.zeros_like(state["coef_t"])
-            state["average_intercept"] = np.zeros_like(state["intercept"])
-        state["n_averaged"] += 1
-        share = (1 + recent) / (state["n_averaged"] + recent)
-        state["average_t"] += (state["coef_t"] - state["average_t"]) * share
-        state["average_intercept"] += (
-            state["intercept"] - state["average_intercept"]
-        ) * share
+        local, features, new, multiplier = self._batch
+        grad = grad * (-eta / self.batch_size)
+        step = local.T @ grad
+        step_intercept = grad.sum(axis=0)
+        center = self.center[features].astype(step.dtype)
+        if len(self.centered):  # as in Stepper.step
+            step -= np.dot(center[:, None], step_intercept[None, :])
+        step *= self.feature_scale[features, None].astype(step.dtype)
+        new += step
+        if self.fit_intercept:
+            state["intercept"] = state["intercept"] + step_intercept - center @ step
+        before = new.copy() if len(self.centered) else None
+        scale = self.feature_scale
+        if self.alpha_l1:  # explicit on the touched rows, pending on the others
+            threshold = (eta * self.alpha_l1) * scale
+            _soft_threshold(new, threshold[features, None].astype(new.dtype))
+            self.threshold += threshold / self.multiplier
+            self.applied[features] = self.threshold[features]
+        shrinking = 1 + (eta * self.alpha_l2) * scale
+        if before is not None:  # the intercepts absorb the centred part, as in
+            # Stepper._proximal
+            before -= new / shrinking[features, None].astype(new.dtype)
+            state["intercept"] = state["intercept"] + center @ before
+        # Stored divided by the multiplier before this step's L2 shrinking,
+        # which is all in the multiplier: one vector for every row.
+        new /= multiplier[:, None]
+        _put_rows(state["coef_t"], features, new)
+        if self.alpha_l2:
+            self.multiplier /= shrinking
+            if self.multiplier.min() < 1e-8:  # before the stored rows blow up
+                self.flush()
+
+    def flush(self):
+        """Apply the pending penalty to every weight: ``coef_t`` is the weights."""
+        coef_t = self.state["coef_t"]
+        if self.alpha_l1:
+            pending = self.threshold - self.applied
+            _soft_threshold(coef_t, pending[:, None].astype(coef_t.dtype))
+        coef_t *= self.multiplier[:, None].astype(coef_t.dtype)
+        self._reset_penalty()
+
+    def restart(self):
+        """The caller has reset the weights: no penalty is pending."""
+        self._reset_penalty()
+
+    def accumulate_average(self, recent=0):
+        # The average needs the weights themselves: a dense step, as Stepper's.
+        self.flush()
+        accumulate_average(self.state, recent)
+
+
+def _soft_threshold(values, threshold):
+    """Shrink ``values`` towards 0 by ``threshold``, in place (exact zeros)."""
+    shrunk = np.abs(values)
+    shrunk -= threshold
+    np.maximum(shrunk, 0, out=shrunk)
+    np.copysign(shrunk, values, out=values)
+
+
+def _put_rows(array, rows, values):
+    """``array[rows] = values`` for a C-contiguous 2-d array, 3x faster."""
+    row = np.dtype((np.void, array.shape[1] * array.itemsize))
+    np.put(array.view(row).ravel(), rows, np.ascontiguousarray(values).view(row))
+
+
+def accumulate_average(state, recent=0):
+    """Add the current weights to the running average (averaged SGD).
+
+    ``recent=0`` is the plain mean of the iterates; ``recent=r`` weighs the
+    ``k``-th in proportion to ``k ** r`` (polynomial-decay averaging), so that
+    the average forgets the early iterates without a horizon.
+    """
+    if state["n_averaged"] == 0:
+        state["average_t"] = np.zeros_like(state["coef_t"])
+        state["average_intercept"] = np.zeros_like(state["intercept"])
+    state["n_averaged"] += 1
+    share = (1 + recent) / (state["n_averaged"] + recent)
+    state["average_t"] += (state["coef_t"] - state["average_t"]) * share
+    state["average_intercept"] += (
+        state["intercept"] - state["average_intercept"]
+    ) * share
 
 
 def penalty_value(coef_t, alpha_l1, alpha_l2):

@@ -192,7 +192,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         when one minibatch holds all the training data (small datasets), the
         steps are deterministic and ``fit`` uses Nesterov's accelerated
         schedule instead (momentum ``k / (k + 3)`` at step ``k``, restarted
-        whenever a step turns back).
+        whenever a step turns back). On sparse X whose minibatches hold less
+        than half of the features (text, hashed or high-cardinality one-hot
+        features), "auto" is 0: each step then reads and writes only the
+        weights of its minibatch's features, and the penalty's shrinking of
+        the others is kept implicit and exact. ``momentum=0`` on any sparse X
+        takes these steps too.
 
     nesterovs_momentum : bool, default=True
         Whether to use Nesterov's momentum (the gradient is taken at the
@@ -483,7 +488,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             n_epochs = max(AUTO_EPOCHS, math.ceil(AUTO_STEPS / steps_per_epoch))
         else:
             n_epochs = self.max_iter
-        self._set_up_optimizer(state, X, rows, weights, batch_size, n_train)
+        self._set_up_optimizer(state, X, rows, weights, batch_size, n_train, False)
         history = self._new_history()
         self._train(X, y_index, weights, rows, state, history, n_epochs, validation)
         return self
@@ -531,7 +536,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         rows = np.arange(X.shape[0])
         batch_size = self._batch_size(X.shape[0], streaming=True)
         n_seen = getattr(self, "t_", 0) + X.shape[0]
-        self._set_up_optimizer(state, X, rows, weights, batch_size, n_seen)
+        self._set_up_optimizer(state, X, rows, weights, batch_size, n_seen, True)
         history = self._new_history() if first_call else self._history()
         self._train(X, y_index, weights, rows, state, history, 1, streaming=True)
         return self
@@ -614,10 +619,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             for key in ("moments", "curvature", "eta_factor"):
                 state[key] = old[key]
             if "velocity_t" in old and self._published_by(old):
-                state["coef_t"] = old["coef_t"].astype(dtype)
-                state["intercept"] = old["intercept"].astype(dtype)
-                state["velocity_t"] = old["velocity_t"].astype(dtype)
-                state["velocity_intercept"] = old["velocity_intercept"].astype(dtype)
+                for key in ("coef_t", "intercept", "velocity_t", "velocity_intercept"):
+                    if old[key] is not None:
+                        state[key] = old[key].astype(dtype)
                 if old["n_averaged"]:
                     state["average_t"] = old["average_t"].copy()
                     state["average_intercept"] = old["average_intercept"].copy()
@@ -642,7 +646,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             intercept, self.intercept_
         )
 
-    def _set_up_optimizer(self, state, X, rows, weights, batch_size, n_samples):
+    def _set_up_optimizer(
+        self, state, X, rows, weights, batch_size, n_samples, streaming
+    ):
         """Moments, preconditioner, step size and penalty for this call."""
         moments = _optim.feature_moments(X, rows, weights)
         previous = state["moments"]
@@ -650,10 +656,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             moments = _optim.merge_moments(previous, moments)
         state["moments"] = moments
         dtype = state["coef_t"].dtype
-        center, scale = _optim.preconditioner(
-            moments, batch_size, self.fit_intercept, dtype
-        )
-        state["center"], state["scale"] = center, scale
+        steps = self._steps(X, moments, batch_size, rows.size, streaming)
+        centered = self.fit_intercept
+        if steps == "touched rows":  # centring a feature means stepping it always
+            centered = centered & _optim.frequent_features(moments, batch_size)
+        center, scale = _optim.preconditioner(moments, batch_size, centered, dtype)
+        state["center"], state["scale"], state["steps"] = center, scale, steps
         curvature = _optim.batch_curvature(
             X,
             rows,
@@ -661,7 +669,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             scale,
             batch_size,
             self.fit_intercept,
-            self._momentum(),
+            self._momentum(steps),
             state["rng"],
         )
         if previous is not None:  # partial_fit: the mean over the chunks seen
@@ -749,18 +757,20 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         )
         alpha_l1, alpha_l2 = self._penalty_alphas(state["n_samples"])
         batch_size = state["batch_size"]
-        # One minibatch of all the data: deterministic steps, accelerated.
-        accelerated = (
-            not streaming and self.momentum == "auto" and batch_size >= n_train
-        )
-        stepper = _optim.Stepper(
-            state,
-            momentum=None if accelerated else self._momentum(),
-            nesterov=self.nesterovs_momentum,
-            fit_intercept=self.fit_intercept,
-            alpha_l1=alpha_l1 / mean_weight,
-            alpha_l2=alpha_l2 / mean_weight,
-        )
+        accelerated = state["steps"] == "accelerated"
+        alphas = dict(alpha_l1=alpha_l1 / mean_weight, alpha_l2=alpha_l2 / mean_weight)
+        if state["steps"] == "touched rows":
+            stepper = _optim.TouchedRowStepper(
+                state, fit_intercept=self.fit_intercept, **alphas
+            )
+        else:
+            stepper = _optim.Stepper(
+                state,
+                momentum=None if accelerated else self._momentum(state["steps"]),
+                nesterov=self.nesterovs_momentum,
+                fit_intercept=self.fit_intercept,
+                **alphas,
+            )
         # The objective to stay under: the all-zero model's, or where the call
         # started if that was worse on this data (a continued model on a new
         # chunk); the latter costs a pass over X and is only taken if needed.
@@ -770,7 +780,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         start_checked = not np.any(state["coef_t"]) and not np.any(state["intercept"])
         steps_per_epoch = math.ceil(n_train / batch_size)
         average_from, recent = self._averaging(streaming)
-        best_coef, no_improvement, backtracks, call_best = None, 0, 0, math.inf
+        best_coef, no_improvement, backtracks = None, 0, 0
         # Where this call started: the one point known to be good.
         start, start_history = _snapshot(state), history
         history = copy.deepcopy(start_history)
@@ -810,7 +820,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     start["coef_t"], alpha_l1, alpha_l2
                 )
                 floor = max(floor, mean_weight * start_loss + start_penalty)
-            if _diverged(objective, floor, call_best, streaming):
+            if _diverged(objective, floor, streaming):
                 backtracks += 1
                 _restore(state, start)
                 stepper.restart()
@@ -827,9 +837,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 # Start the call again with smaller steps.
                 state["eta_factor"] /= BACKTRACK_FACTOR
                 history = copy.deepcopy(start_history)
-                epoch, call_best, best_coef, no_improvement = 0, math.inf, None, 0
+                epoch, best_coef, no_improvement = 0, None, 0
                 continue
-            call_best = min(call_best, objective)
             epoch += 1
             history["n_iter_"] += 1
             history["loss_curve_"].append(objective)
@@ -874,7 +883,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     ' learning_rate="cosine", which anneals within max_iter.',
                     ConvergenceWarning,
                 )
-        coef, intercept = best_coef or self._publishable(state)
+        # The weights after fit are not kept in optimizer_state_: no copy.
+        coef, intercept = best_coef or self._publishable(state, copy=streaming)
         # Success: swap the new model in.
         self.coef_, self.intercept_ = coef, intercept
         self.loss_function_ = loss_function
@@ -882,7 +892,29 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         for name, value in history.items():
             setattr(self, name, value)
 
-    def _momentum(self):
+    def _steps(self, X, moments, batch_size, n_train, streaming):
+        """Which steps a call takes: "accelerated", "touched rows" or "momentum".
+
+        One minibatch of all the data: deterministic steps, accelerated. Sparse
+        X whose minibatches hold a small part of the features (text, hashed or
+        one-hot features of many values), by default, or any sparse X with
+        ``momentum=0``: steps without momentum that touch only those features'
+        weights. Otherwise minibatch steps with momentum.
+        """
+        if not streaming and self.momentum == "auto" and batch_size >= n_train:
+            return "accelerated"
+        if sp.issparse(X) and (
+            self.momentum == 0
+            or self.momentum == "auto"
+            and _optim.touched_fraction(moments, batch_size) < 0.5
+        ):
+            return "touched rows"
+        return "momentum"
+
+    def _momentum(self, steps):
+        """The momentum of minibatch steps: "auto" is 0.9, or 0 on touched rows."""
+        if steps == "touched rows":
+            return 0.0
         return 0.9 if self.momentum == "auto" else self.momentum
 
     def _etas(self, state, progress, horizon, accelerated, streaming):
@@ -949,8 +981,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 " carry most of the weight (sample_weight, class_weight)."
             )
 
-    def _publishable(self, state):
-        """(coef_, intercept_) as published from ``state``, as new arrays."""
+    def _publishable(self, state, copy=True):
+        """(coef_, intercept_) as published from ``state``: new arrays, or
+        views of the state's (``copy=False``, when it is not kept)."""
         coef_t, intercept = state["coef_t"], state["intercept"]
         if state["n_averaged"]:
             coef_t, intercept = state["average_t"], state["average_intercept"]
@@ -959,6 +992,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 (coef_t[:, 1] - coef_t[:, 0])[None, :],
                 np.atleast_1d(intercept[1] - intercept[0]),
             )
+        if not copy:
+            return coef_t.T, intercept
         return coef_t.T.copy(), intercept.copy()
 
     def _validation_score(self, X, y_index, weights, validation, published):
@@ -1109,9 +1144,7 @@ def _run_epoch(
         for (batch, Xb), eta in zip(batches, etas, strict=True):
             m = Xb.shape[0]
             Yb = one_hot.take(y_order[batch], axis=1, out=targets_t[:, :m]).T
-            point = stepper.point()
-            raw = Xb @ point[0]
-            raw += point[1]
+            raw = stepper.logits(Xb)
             sample_loss, grad = _loss_and_gradient(loss_function, Yb, raw)
             if weights_order is None:
                 batch_loss = float(sample_loss.sum())
@@ -1122,10 +1155,11 @@ def _run_epoch(
             if not math.isfinite(batch_loss):
                 return None
             loss_sum += batch_loss
-            stepper.step(Xb, grad, eta, point)
+            stepper.step(grad, eta)
             history["t_"] += m
             if average_from is not None and history["t_"] >= average_from:
                 stepper.accumulate_average(recent)
+    stepper.flush()
     return loss_sum
 
 
@@ -1150,22 +1184,21 @@ def _zero_model_loss(loss_function, y_index, weights, rows, n_classes, dtype):
     return float(per_class @ counts) / y_index.size
 
 
-def _diverged(objective, floor, best, streaming):
+def _diverged(objective, floor, streaming):
     """Whether an epoch's objective shows that the steps diverge.
 
-    Non-finite, worse than ``floor`` (the all-zero model's objective, or the
-    starting model's if that is worse), or climbed back more than half way
-    from the best epoch so far to the floor. A ``partial_fit`` call may hold a
-    few steps on a small chunk, whose running objective is noisy: there only
-    twice the floor counts as diverging.
+    Non-finite, or worse than ``floor`` (the all-zero model's objective, or the
+    starting model's if that is worse). A rise that stays below the floor is
+    not taken as divergence: an epoch's objective is its minibatch losses
+    along the way plus the penalty where it started, and a strong penalty
+    legitimately brings it back up to the floor when its optimum is the zero
+    model. A ``partial_fit`` call may hold a few steps on a small chunk, whose
+    running objective is noisy: there only twice the floor counts as
+    diverging.
     """
     if objective is None or not math.isfinite(objective):
         return True
-    if objective > floor * (2 if streaming else 1 + 1e-6):
-        return True
-    if best is not None and math.isfinite(best) and best < floor:
-        return objective - best > 0.5 * (floor - best)
-    return False
+    return objective > floor * (2 if streaming else 1 + 1e-6)
 
 
 def _mean_loss(loss_function, X, y_index, weights, rows, weights_of):
@@ -1203,8 +1236,19 @@ def _kept(state, streaming):
 
 
 def _snapshot(state):
-    """Copies of the weights (and their average), to go back to."""
-    saved = {key: None if state[key] is None else state[key].copy() for key in _ITERATE}
+    """Copies of the weights (and their average), to go back to.
+
+    All-zero weights (a fit from scratch) are saved as a read-only broadcast
+    zero, which takes no memory.
+    """
+    saved = {
+        key: None if state[key] is None else state[key].copy() for key in _ITERATE[1:]
+    }
+    coef_t = state["coef_t"]
+    if not coef_t.any():
+        saved["coef_t"] = np.broadcast_to(coef_t.dtype.type(0), coef_t.shape)
+    else:
+        saved["coef_t"] = coef_t.copy()
     return saved | {"n_averaged": state["n_averaged"]}
 
 
