@@ -1,5 +1,6 @@
 """SoftmaxRegression: multinomial logistic regression trained by minibatch SGD."""
 
+import contextlib
 import copy
 import math
 import os
@@ -25,6 +26,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
+from threadpoolctl import threadpool_limits
 
 from sksoftmax import _optim
 from sksoftmax._losses import LOSSES, log_softmax, softmax
@@ -45,6 +47,10 @@ MAX_BACKTRACKS = 10
 STREAM_DECAY_SAMPLES = 300_000
 STREAM_RECENT = 10
 STREAM_STEPS, STREAM_MIN_BATCH = 4, 16
+# Minibatch products of fewer multiply-adds than this (about 2 ms on one core)
+# run on one BLAS thread: threads save little of a fit there, and on a busy
+# machine the waits for a descheduled thread cost many times the product.
+BLAS_THREADS_FROM = 2**25
 
 
 def _compute_dtype(X):
@@ -73,6 +79,16 @@ def _minibatches(X, order, batch_size, dtype):
         if converted is not gathered:
             converted[:m] = gathered[:m]
         yield batch, converted[:m]
+
+
+def _blas_threads(X, batch_size, n_classes):
+    """A context for a call's training: one BLAS thread for small products.
+
+    The rule is BLAS_THREADS_FROM; sparse products do not use BLAS.
+    """
+    if sp.issparse(X) or batch_size * X.shape[1] * n_classes < BLAS_THREADS_FROM:
+        return threadpool_limits(limits=1, user_api="blas")
+    return contextlib.nullcontext()
 
 
 def _warn(message, category):
@@ -288,14 +304,16 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
-    The two matrix products of each minibatch run on NumPy's BLAS with as many
-    threads as it is configured to use, as in the rest of scikit-learn. When
-    several fits run at once in processes you start yourself (two notebooks, a
-    process pool), their BLAS threads compete for the cores and the small
-    products slow down steeply; limit each fit with
-    ``threadpoolctl.threadpool_limits(1)``. scikit-learn's own parallel tools,
-    such as ``GridSearchCV(n_jobs=...)``, already limit the threads of their
-    workers. The last digits of the weights depend on the number of threads.
+    The two matrix products of each minibatch run on NumPy's BLAS. Products
+    of fewer than 2**25 multiply-adds (``batch_size * n_features *
+    n_classes``, e.g. Fashion-MNIST's) run on one BLAS thread during training:
+    threads save little there, and on a busy machine they made fits 5 to 9
+    times slower. Larger products keep the threads NumPy is configured with;
+    when you run such fits several at once in processes you start yourself,
+    limit each with ``threadpoolctl.threadpool_limits(1)``. scikit-learn's
+    own parallel tools, such as ``GridSearchCV(n_jobs=...)``, already limit
+    the threads of their workers. The last digits of the weights depend on
+    the number of threads.
 
     Examples
     --------
@@ -488,9 +506,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             n_epochs = max(AUTO_EPOCHS, math.ceil(AUTO_STEPS / steps_per_epoch))
         else:
             n_epochs = self.max_iter
-        self._set_up_optimizer(state, X, rows, weights, batch_size, n_train, False)
-        history = self._new_history()
-        self._train(X, y_index, weights, rows, state, history, n_epochs, validation)
+        with _blas_threads(X, batch_size, classes.size):
+            self._set_up_optimizer(state, X, rows, weights, batch_size, n_train, False)
+            history = self._new_history()
+            self._train(X, y_index, weights, rows, state, history, n_epochs, validation)
         return self
 
     def _partial_fit(self, X, y, classes, sample_weight):
@@ -536,9 +555,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         rows = np.arange(X.shape[0])
         batch_size = self._batch_size(X.shape[0], streaming=True)
         n_seen = getattr(self, "t_", 0) + X.shape[0]
-        self._set_up_optimizer(state, X, rows, weights, batch_size, n_seen, True)
-        history = self._new_history() if first_call else self._history()
-        self._train(X, y_index, weights, rows, state, history, 1, streaming=True)
+        with _blas_threads(X, batch_size, self.classes_.size):
+            self._set_up_optimizer(state, X, rows, weights, batch_size, n_seen, True)
+            history = self._new_history() if first_call else self._history()
+            self._train(X, y_index, weights, rows, state, history, 1, streaming=True)
         return self
 
     def _validate_X_y(self, X, y, reset):

@@ -20,8 +20,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from sksoftmax import SoftmaxRegression
+from sksoftmax.losses import CrossEntropyLoss
 
 
 @pytest.fixture(scope="module")
@@ -374,3 +376,34 @@ def test_invalid_parameters_are_named():
         SoftmaxRegression(learning_rate="fast").fit(X, y)
     with pytest.raises(ValueError, match="'loss' parameter"):
         SoftmaxRegression(loss="hinge").fit(X, y)
+
+
+def _blas_threads():
+    return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+
+class _ThreadRecordingLoss(CrossEntropyLoss):
+    """Cross-entropy that records the BLAS threads it is called under."""
+
+    threads = []
+
+    def loss_gradient(self, y_true, raw):
+        self.threads.append(_blas_threads())
+        return super().loss_gradient(y_true, raw)
+
+
+@pytest.mark.parametrize("n_classes, small", [(5, True), (300, False)])
+def test_small_minibatch_products_run_on_one_blas_thread(n_classes, small):
+    # The rule of BLAS_THREADS_FROM: 256 x 512 x 5 multiply-adds on one thread,
+    # 256 x 512 x 300 on the threads NumPy is configured with; either way the
+    # configuration is the user's again afterwards.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((600, 512)).astype(np.float32)
+    y = np.arange(600) % n_classes
+    with threadpool_limits(limits=2, user_api="blas"):
+        configured = _blas_threads()
+        _ThreadRecordingLoss.threads = []
+        SoftmaxRegression(loss=_ThreadRecordingLoss(), max_iter=1).fit(X, y)
+        after = _blas_threads()
+    assert set(_ThreadRecordingLoss.threads) == {1 if small else configured}
+    assert after == configured
