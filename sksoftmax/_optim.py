@@ -475,6 +475,8 @@ class TouchedRowStepper:
         self.centered = np.flatnonzero(self.center) if fit_intercept else []
         self.touched = np.zeros(n_features, dtype=bool)
         self.position = np.zeros(n_features, dtype=np.intp)
+        self.l2_scale = alpha_l2 * self.feature_scale  # the shrinking per unit eta
+        self.shrinking = np.empty(n_features)
         self._reset_penalty()
 
     def _reset_penalty(self):
@@ -490,17 +492,17 @@ class TouchedRowStepper:
         features = np.flatnonzero(self.touched)
         self.touched[features] = False
         self.position[features] = np.arange(features.size)
+        columns = self.position[Xb.indices]
+        shape = (Xb.shape[0], features.size)
         # The minibatch on its own features: (m, n_touched).
-        local = sp.csr_matrix(
-            (Xb.data, self.position[Xb.indices], Xb.indptr),
-            shape=(Xb.shape[0], features.size),
-        )
-        dtype = self.state["coef_t"].dtype
-        multiplier = self.multiplier[features].astype(dtype)
-        weights = self._caught_up(features)
-        weights *= multiplier[:, None]
-        self._batch = local, features, weights, multiplier
-        raw = local @ weights
+        local = sp.csr_matrix((Xb.data, columns, Xb.indptr), shape=shape)
+        multiplier = self.multiplier[features]
+        stored = self._caught_up(features)
+        # The weights are multiplier * stored: scaling the minibatch's values
+        # costs its non-zeros, scaling the rows n_touched * n_classes.
+        scaled = Xb.data * multiplier[columns].astype(Xb.dtype)
+        self._batch = local, features, stored, multiplier
+        raw = sp.csr_matrix((scaled, columns, Xb.indptr), shape=shape) @ stored
         raw += self.state["intercept"]
         return raw
 
@@ -514,37 +516,53 @@ class TouchedRowStepper:
         return rows
 
     def step(self, grad, eta):
-        """A gradient step on the touched rows; the penalty's step on all."""
+        """A gradient step on the touched rows; the penalty's step on all.
+
+        The same step as :meth:`Stepper.step` (momentum 0) in the stored
+        coordinates ``weights / multiplier``: this step's L2 shrinking goes
+        into the multiplier, so the stored rows only take the gradient step
+        and the L1 threshold, both divided by the multiplier.
+        """
         state = self.state
-        local, features, new, multiplier = self._batch
+        local, features, stored, multiplier = self._batch
+        dtype = stored.dtype
         grad = grad * (-eta / self.batch_size)
         step = local.T @ grad
         step_intercept = grad.sum(axis=0)
-        center = self.center[features].astype(step.dtype)
-        if len(self.centered):  # as in Stepper.step
-            step -= np.dot(center[:, None], step_intercept[None, :])
-        step *= self.feature_scale[features, None].astype(step.dtype)
-        new += step
-        if self.fit_intercept:
-            state["intercept"] = state["intercept"] + step_intercept - center @ step
-        before = new.copy() if len(self.centered) else None
-        scale = self.feature_scale
+        centered = self.position[self.centered]  # rows of step, few
+        scale = self.feature_scale[features] / multiplier
+        if len(centered):  # as in Stepper.step, on the centred rows only
+            center = self.center[self.centered].astype(dtype)
+            step[centered] -= np.dot(center[:, None], step_intercept[None, :])
+        step *= scale[:, None].astype(dtype)
+        stored += step
+        if len(centered):  # the weights of the centred features, before the prox
+            centered_multiplier = multiplier[centered, None].astype(dtype)
+            before = stored[centered] * centered_multiplier
+            state["intercept"] = (
+                state["intercept"]
+                + step_intercept
+                - center @ (step[centered] * centered_multiplier)
+            )
+        elif self.fit_intercept:
+            state["intercept"] = state["intercept"] + step_intercept
         if self.alpha_l1:  # explicit on the touched rows, pending on the others
-            threshold = (eta * self.alpha_l1) * scale
-            _soft_threshold(new, threshold[features, None].astype(new.dtype))
-            self.threshold += threshold / self.multiplier
+            threshold = (eta * self.alpha_l1) * self.feature_scale / self.multiplier
+            _soft_threshold(stored, threshold[features, None].astype(dtype))
+            self.threshold += threshold
             self.applied[features] = self.threshold[features]
-        shrinking = 1 + (eta * self.alpha_l2) * scale
-        if before is not None:  # the intercepts absorb the centred part, as in
-            # Stepper._proximal
-            before -= new / shrinking[features, None].astype(new.dtype)
-            state["intercept"] = state["intercept"] + center @ before
-        # Stored divided by the multiplier before this step's L2 shrinking,
-        # which is all in the multiplier: one vector for every row.
-        new /= multiplier[:, None]
-        _put_rows(state["coef_t"], features, new)
         if self.alpha_l2:
-            self.multiplier /= shrinking
+            np.multiply(self.l2_scale, eta, out=self.shrinking)
+            self.shrinking += 1
+        if len(centered):  # the intercepts absorb the centred part of the prox,
+            # as in Stepper._proximal
+            after = stored[centered] * centered_multiplier
+            if self.alpha_l2:
+                after /= self.shrinking[self.centered, None].astype(dtype)
+            state["intercept"] = state["intercept"] + center @ (before - after)
+        _put_rows(state["coef_t"], features, stored)
+        if self.alpha_l2:  # this step's shrinking of every weight
+            self.multiplier /= self.shrinking
             if self.multiplier.min() < 1e-8:  # before the stored rows blow up
                 self.flush()
 
