@@ -155,6 +155,28 @@ def merge_moments(a, b):
     return merged
 
 
+def logit_rounding(moments, dtype):
+    """The rounding error that logits computed in ``dtype`` on uncentred X carry.
+
+    A logit is ``sum_j x_j w_j`` with standardized weights ``w_j`` of order
+    ``1 / sd_j``: each term is about ``|mean_j| / sd_j`` and rounds with an
+    error of ``eps`` times that, while the signal is the deviations, of order
+    1. Features a thousand standard deviations from zero, as in data with a
+    large offset, make the logits of float32 noise.
+    """
+    mean, var = moments["mean"], moments["m2"] / max(moments["weight"], 1e-300)
+    varying = var > 0
+    offsets = np.abs(mean[varying]) / np.sqrt(var[varying])
+    return float(np.finfo(dtype).eps * (offsets.sum() + varying.sum()))
+
+
+def astype_state(state, dtype):
+    """Convert the weights, and what moves them, to ``dtype`` in place."""
+    for key in ("coef_t", "intercept", *_MOVES):
+        if state[key] is not None:
+            state[key] = state[key].astype(dtype)
+
+
 def touched_fraction(moments, batch_size):
     """The expected fraction of the features a random sparse minibatch holds."""
     frequency = moments["nonzero"] / max(moments["rows"], 1.0)
@@ -294,6 +316,10 @@ def new_state(coef_t, intercept, rng):
         "steps": None,  # the kind of steps of this call, see SoftmaxRegression._steps
         "rng": rng,
     }
+
+
+# The arrays that carry the iterate's motion and its average.
+_MOVES = ("velocity_t", "velocity_intercept", "average_t", "average_intercept")
 
 
 class Stepper:

@@ -47,6 +47,9 @@ MAX_BACKTRACKS = 10
 STREAM_DECAY_SAMPLES = 300_000
 STREAM_RECENT = 10
 STREAM_STEPS, STREAM_MIN_BATCH = 4, 16
+# The largest rounding error of uncentred logits that float32 steps accept
+# (see _optim.logit_rounding); beyond it they run in float64.
+MAX_LOGIT_ROUNDING = 1e-3
 # Minibatch products of fewer multiply-adds than this (about 2 ms on one core)
 # run on one BLAS thread: threads save little of a fit there, and on a busy
 # machine the waits for a descheduled thread cost many times the product.
@@ -421,7 +424,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data. Integer data (such as ``uint8`` images) is converted
-            one minibatch at a time; float32 stays float32.
+            one minibatch at a time; float32 stays float32 unless its
+            logits would be rounding noise (features thousands of standard
+            deviations from zero), which train in float64.
         y : array-like of shape (n_samples,)
             Class labels, at least two distinct values of any hashable type.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -622,6 +627,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         and ``coef_`` and ``intercept_`` are still the ones it published.
         """
         dtype = _compute_dtype(X)
+        if from_published and self.coef_.dtype == np.float64:
+            dtype = np.float64  # a float64 model stays float64
         n_classes, n_features = self.classes_.size, X.shape[1]
         if not from_published:
             coef_t = np.zeros((n_features, n_classes), dtype=dtype)
@@ -676,6 +683,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             moments = _optim.merge_moments(previous, moments)
         state["moments"] = moments
         dtype = state["coef_t"].dtype
+        if _optim.logit_rounding(moments, dtype) > MAX_LOGIT_ROUNDING:
+            dtype = np.dtype(np.float64)  # float32 cannot resolve these logits
+            _optim.astype_state(state, dtype)
         steps = self._steps(X, moments, batch_size, rows.size, streaming)
         centered = self.fit_intercept
         if steps == "touched rows":  # centring a feature means stepping it always

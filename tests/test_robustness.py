@@ -196,6 +196,23 @@ def test_a_fit_is_never_worse_than_the_all_zero_model(name):
     assert np.isfinite(clf.loss_curve_).all()
 
 
+@pytest.mark.parametrize("offset", [1e4, 1e6])
+def test_float32_features_far_from_zero_train_as_float64_would(offset):
+    # Logits of uncentred float32 features a million standard deviations from
+    # zero are rounding noise: the fit used to raise "diverged" or score below
+    # the majority class. Such data trains in float64; ordinary float32 data
+    # stays float32.
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    expected, _ = _cross_validated(SoftmaxRegression(random_state=0), X, y)
+    shifted = (X + offset).astype(np.float32)
+    accuracy, _ = _cross_validated(SoftmaxRegression(random_state=0), shifted, y)
+    assert accuracy >= expected - 0.01
+    assert SoftmaxRegression().fit(shifted, y).coef_.dtype == np.float64
+    plain = X.astype(np.float32) + np.float32(10)
+    assert SoftmaxRegression().fit(plain, y).coef_.dtype == np.float32
+
+
 @pytest.mark.parametrize("dtype, value", [(np.float64, 5e307), (np.float32, 1e38)])
 def test_probabilities_are_finite_for_every_finite_input(dtype, value):
     X, y = load_iris(return_X_y=True)
