@@ -158,16 +158,17 @@ def merge_moments(a, b):
 def logit_rounding(moments, dtype):
     """The rounding error that logits computed in ``dtype`` on uncentred X carry.
 
-    A logit is ``sum_j x_j w_j`` with standardized weights ``w_j`` of order
-    ``1 / sd_j``: each term is about ``|mean_j| / sd_j`` and rounds with an
-    error of ``eps`` times that, while the signal is the deviations, of order
-    1. Features a thousand standard deviations from zero, as in data with a
-    large offset, make the logits of float32 noise.
+    A logit sums ``x_j w_j`` over the features, with standardized weights
+    ``w_j`` of order ``1 / sd_j``: each term is about ``|mean_j| / sd_j`` and
+    rounds with a relative error ``eps``, and the errors add up like a random
+    walk, while the signal, the deviations, is of order 1. Features thousands
+    of standard deviations from zero, as in data with a large offset, make
+    float32 logits noise.
     """
     mean, var = moments["mean"], moments["m2"] / max(moments["weight"], 1e-300)
     varying = var > 0
-    offsets = np.abs(mean[varying]) / np.sqrt(var[varying])
-    return float(np.finfo(dtype).eps * (offsets.sum() + varying.sum()))
+    offsets = mean[varying] ** 2 / var[varying]
+    return float(np.finfo(dtype).eps * np.sqrt(offsets.sum()))
 
 
 def astype_state(state, dtype):
