@@ -201,6 +201,10 @@ def preconditioner(moments, batch_size, centered, dtype):
     the size of a typical one. Both terms scale with the feature's units, so
     the path is the same in any units. Features that do not vary get no step.
 
+    ``batch_size=None`` leaves the range term out: when rows are drawn by
+    importance (:func:`importance_sampling`), the rows holding extreme values
+    are drawn more often with smaller steps, and standardizing is enough.
+
     ``centered`` (a bool, or one per feature) says which features are
     centred; the others (no intercept to absorb the mean, or the rare features
     of sparse X, whose steps touch only the features a minibatch holds) are
@@ -213,7 +217,7 @@ def preconditioner(moments, batch_size, centered, dtype):
     center = np.where(centered, mean, 0.0)
     var = np.where(centered, var, var + mean**2)
     spread = np.maximum(high - center, center - low)
-    second = np.maximum(var, spread**2 / batch_size)
+    second = var if batch_size is None else np.maximum(var, spread**2 / batch_size)
     # Variation at the rounding level of the data's dtype is no variation.
     constant = spread <= 8 * np.finfo(dtype).eps * np.abs(mean)
     usable = (second > 0) & ~constant & np.isfinite(second)
@@ -222,7 +226,62 @@ def preconditioner(moments, batch_size, centered, dtype):
     return center, scale
 
 
-def batch_curvature(X, rows, center, scale, batch_size, fit_intercept, momentum, rng):
+def row_curvatures(X, rows, center, scale, fit_intercept):
+    """Each row's squared norm in standardized coordinates, intercept included.
+
+    ``||(x_i - center) * sqrt(scale)||^2 + 1``: the curvature of the step of
+    that row alone (for the cross-entropy, up to its factor of at most 1/2).
+    Read in bounded chunks; a sparse X is never densified.
+    """
+    intercept = 1.0 if fit_intercept else 0.0
+    norms = np.empty(rows.size)
+    if sp.issparse(X):
+        start = 0
+        for part in sparse_row_chunks(X, rows):
+            stop = start + part.shape[0]
+            norms[start:stop] = part.multiply(part) @ scale - 2 * (
+                part @ (scale * center)
+            )
+            start = stop
+        return norms + scale @ center**2 + intercept
+    every_row = rows.size == X.shape[0]
+    for chunk in row_chunks(rows.size, X.shape[1]):
+        raw = X[chunk] if every_row else X.take(rows[chunk], axis=0)
+        norms[chunk] = ((raw.astype(np.float64) - center) ** 2) @ scale
+    return norms + intercept
+
+
+def importance_sampling(curvatures, weights):
+    """Probabilities of drawing each row, and the weight of each draw.
+
+    Rows are drawn with probability ``p_i = (L_i + mean(L)) / (2 n mean(L))``,
+    where ``L_i`` is the row's curvature times its weight, and a draw of row
+    ``i`` weighs ``weights_i / (n p_i)``: the minibatch gradient stays an
+    unbiased estimate of the full one, but no draw has a curvature above
+    ``2 mean(L)`` (Needell, Srebro & Ward, 2014, with half of the draws
+    uniform). Rows of extreme values or weights, which would otherwise cap
+    the step of every row, are drawn more often with smaller steps.
+    """
+    load = curvatures if weights is None else curvatures * weights
+    mean = load.mean()
+    probabilities = (load + mean) / (2 * load.size * mean)
+    unit = 1.0 if weights is None else weights
+    return probabilities, unit / (load.size * probabilities)
+
+
+def batch_curvature(
+    X,
+    rows,
+    center,
+    scale,
+    batch_size,
+    fit_intercept,
+    momentum,
+    rng,
+    weights=None,
+    probabilities=None,
+    curvatures=None,
+):
     """The curvature that minibatch steps meet, in standardized coordinates.
 
     The larger of two figures, both including the intercept as one more,
@@ -242,26 +301,41 @@ def batch_curvature(X, rows, center, scale, batch_size, fit_intercept, momentum,
       rows are common, over the sampled minibatches for dense X. A single full
       batch has no such rows: its eigenvalue covers them.
 
-    Centring and scaling stay implicit, so a sparse X is never densified.
+    ``weights`` (one per sample, or None) weigh the rows, and
+    ``probabilities`` (one per row, or None for uniform) draw the sampled
+    minibatches, as the epochs will; ``curvatures`` are the rows' curvatures
+    (:func:`row_curvatures`) when already computed. Centring and scaling stay
+    implicit, so a sparse X is never densified.
     """
     size = min(batch_size, rows.size)
     n_batches = max(1, min(CURVATURE_BATCHES, rows.size // size))
-    batches = rng.permutation(rows)[: n_batches * size].reshape(n_batches, size)
+    if probabilities is None:
+        drawn = rng.permutation(rows)[: n_batches * size]
+    else:
+        drawn = rows[rng.choice(rows.size, n_batches * size, p=probabilities)]
+    batches = np.sort(drawn.reshape(n_batches, size), axis=1)
     root_scale = np.sqrt(scale)
     intercept = 1.0 if fit_intercept else 0.0
     estimates, largest_row = [], 0.0
-    for batch in np.sort(batches, axis=1):
+    for batch in batches:
         sample = X[batch]
+        batch_weights = None if weights is None else weights[batch]
         if not sp.issparse(sample):
             sample = sample.astype(np.float64)
-            norms = ((sample - center) ** 2) @ scale
-            largest_row = max(largest_row, float(norms.max()) + intercept)
-        estimates.append(_power_iteration(sample, center, root_scale, intercept, rng))
+            norms = ((sample - center) ** 2) @ scale + intercept
+            if batch_weights is not None:
+                norms *= batch_weights
+            largest_row = max(largest_row, float(norms.max()))
+        estimates.append(
+            _power_iteration(sample, center, root_scale, intercept, rng, batch_weights)
+        )
     if sp.issparse(X):
-        for part in sparse_row_chunks(X, rows):
-            norms = part.multiply(part) @ scale - 2 * (part @ (scale * center))
-            largest_row = max(largest_row, float(norms.max()) + scale @ center**2)
-        largest_row += intercept
+        norms = curvatures
+        if norms is None:
+            norms = row_curvatures(X, rows, center, scale, fit_intercept)
+        if weights is not None:
+            norms *= weights[rows]
+        largest_row = float(norms.max())
     curvature = max(float(np.mean(estimates)), np.finfo(np.float64).tiny)
     if size < rows.size:
         row = largest_row / size
@@ -269,14 +343,17 @@ def batch_curvature(X, rows, center, scale, batch_size, fit_intercept, momentum,
     return curvature
 
 
-def _power_iteration(sample, center, root_scale, intercept, rng):
-    """Largest eigenvalue of the standardized second moments of ``sample``."""
+def _power_iteration(sample, center, root_scale, intercept, rng, weights=None):
+    """Largest eigenvalue of the standardized (weighted) second moments of
+    ``sample``."""
     vector = rng.standard_normal(sample.shape[1] + 1)
     eigenvalue = 0.0
     for _ in range(CURVATURE_ITERATIONS):
         vector /= np.linalg.norm(vector)
         scaled = root_scale * vector[:-1]
         projection = sample @ scaled - center @ scaled + intercept * vector[-1]
+        if weights is not None:
+            projection *= weights
         image = np.empty_like(vector)
         image[:-1] = root_scale * (sample.T @ projection - center * projection.sum())
         image[-1] = intercept * projection.sum()
@@ -315,6 +392,8 @@ def new_state(coef_t, intercept, rng):
         "n_samples": 0,  # that alpha="auto" counts
         "eta_factor": 1.0,  # lowered by backtracking and the "adaptive" schedule
         "steps": None,  # the kind of steps of this call, see SoftmaxRegression._steps
+        "probabilities": None,  # of drawing each row, when not uniform
+        "draw_weights": None,  # the weight of a draw of each row
         "rng": rng,
     }
 

@@ -54,6 +54,13 @@ MAX_LOGIT_ROUNDING = 1e-3
 # run on one BLAS thread: threads save little of a fit there, and on a busy
 # machine the waits for a descheduled thread cost many times the product.
 BLAS_THREADS_FROM = 2**25
+# Rows are drawn by importance when the largest row curvature (times its
+# weight) is more than this many times the mean: the step can then grow up to
+# half that, which outweighs drawing with replacement (on Fashion-MNIST, whose
+# skew is 12, importance sampling cost 0.002 of accuracy in 6 epochs). The
+# skew of dense X without weights is measured on SKEW_SAMPLE rows.
+IMPORTANCE_SKEW = 32
+SKEW_SAMPLE = 4096
 
 
 def _compute_dtype(X):
@@ -692,15 +699,19 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             centered = centered & _optim.frequent_features(moments, batch_size)
         center, scale = _optim.preconditioner(moments, batch_size, centered, dtype)
         state["center"], state["scale"], state["steps"] = center, scale, steps
+        curvatures = self._set_up_sampling(state, X, rows, weights, centered, streaming)
         curvature = _optim.batch_curvature(
             X,
             rows,
-            center,
-            scale,
+            state["center"],
+            state["scale"],
             batch_size,
             self.fit_intercept,
             self._momentum(steps),
             state["rng"],
+            weights=state["draw_weights"],
+            probabilities=state["probabilities"],
+            curvatures=curvatures,
         )
         if previous is not None:  # partial_fit: the mean over the chunks seen
             share = 1 - previous["weight"] / moments["weight"]
@@ -708,6 +719,45 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         state["curvature"] = curvature
         state["batch_size"] = batch_size
         state["n_samples"] = n_samples
+
+    def _set_up_sampling(self, state, X, rows, weights, centered, streaming):
+        """How the epochs draw their rows: uniformly, or by importance.
+
+        Rows are drawn by importance (:func:`_optim.importance_sampling`) when
+        the largest row curvature, times its weight, is over IMPORTANCE_SKEW
+        times the mean: a few rows of extreme values (heavy tails) or weights
+        would otherwise cap the step of all the others. The sampling then keeps
+        every draw's curvature under twice the mean, and the preconditioner
+        only standardizes (no range term). Decided on an even sample of the
+        rows for dense X without weights, as the step size is; on every row
+        otherwise. Returns the rows' curvatures when computed for every row.
+        """
+        if weights is not None:
+            weights = weights / weights[rows].mean()
+        state["probabilities"], state["draw_weights"] = None, weights
+        if streaming or state["steps"] == "accelerated" or not self.shuffle:
+            return None
+        checked = rows
+        if weights is None and not sp.issparse(X) and rows.size > SKEW_SAMPLE:
+            checked = rows[np.linspace(0, rows.size - 1, SKEW_SAMPLE).astype(np.intp)]
+        center, scale = state["center"], state["scale"]
+        curvatures = _optim.row_curvatures(
+            X, checked, center, scale, self.fit_intercept
+        )
+        load = curvatures if weights is None else curvatures * weights[checked]
+        if load.max() <= IMPORTANCE_SKEW * load.mean():
+            return curvatures if checked is rows else None
+        dtype = state["coef_t"].dtype
+        center, scale = _optim.preconditioner(state["moments"], None, centered, dtype)
+        curvatures = _optim.row_curvatures(X, rows, center, scale, self.fit_intercept)
+        probabilities, draw_weights = _optim.importance_sampling(
+            curvatures, None if weights is None else weights[rows]
+        )
+        state["center"], state["scale"] = center, scale
+        state["probabilities"] = probabilities
+        state["draw_weights"] = np.zeros(X.shape[0])
+        state["draw_weights"][rows] = draw_weights
+        return curvatures
 
     def _penalty_alphas(self, n_samples):
         """The (L1, L2) multipliers of the penalty."""
@@ -785,6 +835,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         step_weights = (
             None if weights is None else (weights / mean_weight).astype(dtype)
         )
+        draw_weights = state["draw_weights"]
+        if draw_weights is not None:
+            draw_weights = draw_weights.astype(dtype)
         alpha_l1, alpha_l2 = self._penalty_alphas(state["n_samples"])
         batch_size = state["batch_size"]
         accelerated = state["steps"] == "accelerated"
@@ -825,11 +878,17 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             else:  # epochs
                 progress = epoch + np.arange(steps_per_epoch) / steps_per_epoch
             etas = self._etas(state, progress, n_epochs, accelerated, streaming)
+            order = self._epoch_order(rows, state, batch_size)
+            # The draws' weights: n_train but for the importance weights of
+            # drawn rows, whose sum varies (a self-normalized estimate).
+            drawn = (
+                n_train if draw_weights is None else float(draw_weights[order].sum())
+            )
             loss_sum = _run_epoch(
                 X,
                 y_index,
-                step_weights,
-                self._epoch_order(rows, state, batch_size),
+                draw_weights,
+                order,
                 batch_size,
                 etas,
                 loss_function,
@@ -840,7 +899,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             )
             objective = None
             if loss_sum is not None:
-                objective = mean_weight * loss_sum / n_train + penalty
+                objective = mean_weight * loss_sum / drawn + penalty
             if not start_checked and (objective is None or objective > floor):
                 start_checked = True
                 start_loss = _mean_loss(
@@ -971,7 +1030,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         """The rows in the order the minibatches read them."""
         if not self.shuffle:
             return rows
-        order = state["rng"].permutation(rows)
+        if state["probabilities"] is not None:  # drawn by importance
+            draws = state["rng"].choice(rows.size, rows.size, p=state["probabilities"])
+            order = rows[draws]
+        else:
+            order = state["rng"].permutation(rows)
         # Sorted rows within each batch: the same sums, gathered faster.
         full = order.size - order.size % batch_size
         order[:full].reshape(-1, batch_size).sort(axis=1)
