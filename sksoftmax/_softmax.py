@@ -80,6 +80,10 @@ def _minibatches(X, order, batch_size, dtype):
         for batch in gen_batches(order.size, batch_size):
             yield batch, X[order[batch]].astype(dtype, copy=False)
         return
+    if order.size == batch_size == X.shape[0] and X.dtype == dtype:
+        if np.array_equal(order, np.arange(order.size)):  # one batch: X itself
+            yield slice(0, order.size), X
+            return
     gathered = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
     converted = gathered if X.dtype == dtype else np.empty_like(gathered, dtype)
     for batch in gen_batches(order.size, batch_size):
@@ -1028,7 +1032,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     def _epoch_order(self, rows, state, batch_size):
         """The rows in the order the minibatches read them."""
-        if not self.shuffle:
+        if not self.shuffle or batch_size >= rows.size:  # one batch: no order
             return rows
         if state["probabilities"] is not None:  # drawn by importance
             draws = state["rng"].choice(rows.size, rows.size, p=state["probabilities"])
