@@ -581,15 +581,17 @@ class TouchedRowStepper:
         self.centered = np.flatnonzero(self.center) if fit_intercept else []
         self.touched = np.zeros(n_features, dtype=bool)
         self.position = np.zeros(n_features, dtype=np.intp)
-        self.l2_scale = alpha_l2 * self.feature_scale  # the shrinking per unit eta
-        self.shrinking = np.empty(n_features)
+        # Vectors of one float64 per feature, only those the penalty needs:
+        # on wide data they are what a fit holds beyond the weights.
+        self.shrinking = np.empty(n_features) if alpha_l2 else None
         self._reset_penalty()
 
     def _reset_penalty(self):
         n_features = self.feature_scale.size
         self.multiplier = np.ones(n_features)
-        self.threshold = np.zeros(n_features)  # L1 thresholds since the flush
-        self.applied = np.zeros(n_features)  # the part applied to each feature
+        if self.alpha_l1:
+            self.threshold = np.zeros(n_features)  # L1 thresholds since the flush
+            self.applied = np.zeros(n_features)  # the part applied to each feature
 
     def logits(self, Xb):
         """The minibatch's logits, from the rows of its features only."""
@@ -658,7 +660,7 @@ class TouchedRowStepper:
             self.threshold += threshold
             self.applied[features] = self.threshold[features]
         if self.alpha_l2:
-            np.multiply(self.l2_scale, eta, out=self.shrinking)
+            np.multiply(self.feature_scale, eta * self.alpha_l2, out=self.shrinking)
             self.shrinking += 1
         if len(centered):  # the intercepts absorb the centred part of the prox,
             # as in Stepper._proximal
