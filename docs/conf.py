@@ -75,6 +75,9 @@ templates_path = ["_templates"]
 exclude_patterns = ["_build"]
 default_role = "literal"
 
+# "fit()", not "SoftmaxRegression.fit()", in the page's table of contents.
+toc_object_entries_show_parents = "hide"
+
 autosummary_generate = True
 autodoc_typehints = "none"
 
@@ -106,20 +109,24 @@ sphinx_gallery_conf = {
 
 # -- HTML output ---------------------------------------------------------------
 
-try:
-    import pydata_sphinx_theme  # noqa: F401
-except ImportError:  # not in the "docs" extra: fall back to Sphinx's own theme
-    html_theme = "alabaster"
-    html_theme_options = {}
-else:
-    html_theme = "pydata_sphinx_theme"
-    html_theme_options = {
-        "navbar_align": "left",
-        "show_prev_next": False,
-        "secondary_sidebar_items": ["page-toc"],
-        "footer_start": ["copyright"],
-        "footer_end": ["sphinx-version"],
-    }
+PROJECT_URL = "https://github.com/sksoftmax/sksoftmax"  # as in pyproject.toml
+
+html_theme = "pydata_sphinx_theme"
+html_theme_options = {
+    # The navbar: the entries of index.rst's toctree, in its order.
+    "navbar_align": "left",
+    "header_links_before_dropdown": 6,
+    "navigation_with_keys": False,
+    "show_prev_next": False,
+    "secondary_sidebar_items": ["page-toc"],
+    "icon_links": [
+        {"name": "GitHub", "url": PROJECT_URL, "icon": "fa-brands fa-github"},
+    ],
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version", "theme-version"],
+}
+html_static_path = ["_static"]
+html_css_files = ["sksoftmax.css"]
 html_title = f"sksoftmax {release}"
 html_show_sourcelink = False
 
