@@ -68,6 +68,8 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # MathJax served from the build (_static/mathjax/), not from a CDN.
+    "sphinx-mathjax-offline",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]
@@ -105,6 +107,9 @@ sphinx_gallery_conf = {
     "backreferences_dir": "generated/backreferences",
     "remove_config_comments": True,
     "download_all_examples": False,
+    # No sg_execution_times pages: they load jQuery, Bootstrap and DataTables
+    # from CDNs.
+    "write_computation_times": False,
 }
 
 # -- HTML output ---------------------------------------------------------------
