@@ -21,6 +21,11 @@ The gallery examples run during the build. They get Fashion-MNIST through
   the build download the dataset instead.
 
 ``python -m sphinx ... -D plot_gallery=0`` builds without running the examples.
+
+Nothing else needs the network, at build time or to read the pages: MathJax
+comes from the ``sphinx-mathjax-offline`` package and is copied into the build,
+and the links to scikit-learn, NumPy and SciPy use inventories written from the
+installed packages (``offline_inventories.py``) instead of downloaded ones.
 """
 
 import os
@@ -34,6 +39,9 @@ import sksoftmax
 
 DOCS = Path(__file__).resolve().parent
 REPOSITORY = DOCS.parent
+
+sys.path.insert(0, str(DOCS))
+from offline_inventories import write_inventories  # noqa: E402
 
 # -- Data for the gallery, offline ---------------------------------------------
 
@@ -67,6 +75,7 @@ version = release = sksoftmax.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
+    "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
     # MathJax served from the build (_static/mathjax/), not from a CDN.
     "sphinx-mathjax-offline",
@@ -76,6 +85,11 @@ extensions = [
 templates_path = ["_templates"]
 exclude_patterns = ["_build"]
 default_role = "literal"
+
+# Links to scikit-learn's, NumPy's and SciPy's documentation, for references
+# such as :class:`~sklearn.linear_model.LogisticRegression` and the "See Also"
+# entries, through inventories made from the installed packages (no download).
+intersphinx_mapping = write_inventories(DOCS / "_build" / "inventories")
 
 # "fit()", not "SoftmaxRegression.fit()", in the page's table of contents.
 toc_object_entries_show_parents = "hide"
