@@ -160,7 +160,9 @@ def _skip_scikit_learn_members(app, what, name, obj, skip, options):
     which an offline build cannot resolve.
     """
     module = getattr(obj, "__module__", None) or ""
-    return True if module.startswith("sklearn.") else skip
+    # None: the default decision (autosummary, which lists the methods of the
+    # class pages, takes ``skip`` itself as a decision to show the member).
+    return True if module.startswith("sklearn.") else None
 
 
 def _write_cli_output(app):
