@@ -26,6 +26,7 @@ Nothing else needs the network, at build time or to read the pages: MathJax
 comes from the ``sphinx-mathjax-offline`` package and is copied into the build,
 and the links to scikit-learn, NumPy and SciPy use inventories written from the
 installed packages (``offline_inventories.py``) instead of downloaded ones.
+``check_html.py`` checks the built pages.
 """
 
 import os
