@@ -6,6 +6,7 @@ script being run on ``sys.path``, so run them as ``python benchmarks/<name>.py``
 
 import contextlib
 import gc
+import json
 import os
 import platform
 import time
@@ -23,6 +24,8 @@ MIRROR_ENV = "SKSOFTMAX_FASHION_MNIST_MIRROR"
 # The four official .gz files, next to the checkout (offline machines and CI).
 LOCAL_MIRROR = Path(__file__).resolve().parents[2] / "shared/datasets/fashion-mnist"
 MIB = 2**20
+# Measured figures that docs/make_figures.py plots (--save of the scripts).
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def load_fashion_mnist(data_home=None):
@@ -194,3 +197,21 @@ def text_table(headers, rows, left):
     return "\n".join(
         [line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows]
     )
+
+
+def save_results(script, figures):
+    """Merge ``figures`` into ``benchmarks/results/<script>.json``, with the run's
+    environment and date.
+
+    The figures of the documentation are drawn from these files by
+    ``docs/make_figures.py``: run a benchmark with ``--save`` to refresh them.
+    Keys already in the file that this run did not measure are kept.
+    """
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{script}.json"
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    saved.update(figures)
+    saved["environment"] = environment()
+    saved["measured"] = time.strftime("%Y-%m-%d")
+    path.write_text(json.dumps(saved, indent=1) + "\n")
+    print(f"\nFigures saved to {path}")

@@ -14,7 +14,10 @@ machine and on its load.
 Usage::
 
     python benchmarks/bench_fashion_mnist.py [--quick] [--slow] [--repeat N]
-        [--no-torch] [--threads N] [--data-home DIR]
+        [--no-torch] [--threads N] [--data-home DIR] [--save]
+
+``--save`` writes the figures to ``benchmarks/results/bench_fashion_mnist.json``,
+from which ``docs/make_figures.py`` draws the performance page's figures.
 
 The data comes from ``sksoftmax.fetch_fashion_mnist``; when
 ``SKSOFTMAX_FASHION_MNIST_MIRROR`` is unset, the official files in
@@ -40,6 +43,7 @@ from _common import (
     load_fashion_mnist,
     markdown_table,
     peak_memory,
+    save_results,
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, SGDClassifier
@@ -376,6 +380,11 @@ def main():
         "--threads", type=int, help="limit the BLAS, OpenMP and PyTorch threads"
     )
     parser.add_argument("--data-home", help="scikit-learn data home (cache)")
+    parser.add_argument(
+        "--save",
+        action="store_true",
+        help="write the figures to benchmarks/results/bench_fashion_mnist.json",
+    )
     args = parser.parse_args()
     if args.repeat is None:
         args.repeat = 1 if args.quick else 3
@@ -408,6 +417,23 @@ def run(args):
     print_epochs(floor, epochs)
     print_ratios(results, reference, logistic)
     check_targets(results, reference, logistic, floor, epochs)
+    if args.save:
+        estimators = [
+            dict(
+                estimator=r["case"].name,
+                input=r["case"].data,
+                seconds=r["seconds"],
+                accuracy=r["accuracy"],
+                log_loss=r["log_loss"],
+            )
+            for r in results
+        ]
+        timing = {
+            name: dict(epoch_seconds=epoch, fixed_seconds=fixed)
+            for name, (epoch, fixed) in epochs.items()
+        }
+        figures = dict(estimators=estimators, floor_seconds=floor, epochs=timing)
+        save_results("bench_fashion_mnist", figures)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,11 @@ Three experiments, each printed as a markdown table:
 Usage::
 
     python benchmarks/bench_scaling.py [--quick] [--repeat N] [--threads N]
-        [--data-home DIR] [--only {samples,classes,sparse} ...]
+        [--data-home DIR] [--only {samples,classes,sparse} ...] [--save]
+
+``--save`` merges the figures of the experiments run into
+``benchmarks/results/bench_scaling.json``, from which ``docs/make_figures.py``
+draws the performance page's scaling figure.
 """
 
 import argparse
@@ -36,6 +40,7 @@ from _common import (
     markdown_table,
     nbytes,
     peak_memory,
+    save_results,
 )
 from sklearn.datasets import make_classification
 from sklearn.linear_model import SGDClassifier
@@ -86,6 +91,10 @@ def sample_scaling(args):
         f"t(2x)/t(1x) = {times[1] / times[0]:.2f}, t(4x)/t(1x) ="
         f" {times[2] / times[0]:.2f} (linear: 2 and 4)"
     )
+    return [
+        dict(n_samples=X.shape[0], seconds=seconds, epochs=int(model.n_iter_))
+        for (X, _), (seconds, model) in zip(data, timed, strict=True)
+    ]
 
 
 def class_scaling(args):
@@ -131,6 +140,17 @@ def class_scaling(args):
         f" {times[2] / times[0]:.2f}; floor = X @ W then X.T @ G, full batch;"
         " fit / epochs includes the fixed costs"
     )
+    return [
+        dict(
+            n_classes=n_classes,
+            seconds=seconds,
+            epochs=int(model.n_iter_),
+            floor_seconds=floor,
+        )
+        for n_classes, (seconds, model), (floor, _) in zip(
+            N_CLASSES, timed[:3], timed[3:], strict=True
+        )
+    ]
 
 
 def planted_sparse_problem(seed=0):
@@ -186,6 +206,9 @@ def sparse_problem(args):
     print(
         f"chance: accuracy {1 / SPARSE_CLASSES}, log loss {np.log(SPARSE_CLASSES):.4f}"
     )
+    return dict(
+        shape=list(X.shape), nnz=int(X.nnz), n_classes=SPARSE_CLASSES, rows=rows
+    )
 
 
 def main():
@@ -205,6 +228,11 @@ def main():
         default=["samples", "classes", "sparse"],
         help="experiments run",
     )
+    parser.add_argument(
+        "--save",
+        action="store_true",
+        help="merge the figures into benchmarks/results/bench_scaling.json",
+    )
     args = parser.parse_args()
     if args.repeat is None:
         args.repeat = 1 if args.quick else 2
@@ -214,8 +242,9 @@ def main():
         experiments = dict(
             samples=sample_scaling, classes=class_scaling, sparse=sparse_problem
         )
-        for name in args.only:
-            experiments[name](args)
+        figures = {name: experiments[name](args) for name in args.only}
+    if args.save:
+        save_results("bench_scaling", figures)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,10 @@ benchmark, not a test: it always exits with 0.
 Usage::
 
     python benchmarks/bench_suite.py [--quick] [--only NAME [NAME ...]] [--seed N]
+        [--save]
+
+``--save`` merges the measured figures into ``benchmarks/results/bench_suite.json``,
+from which ``docs/make_figures.py`` draws the performance page's figure.
 """
 
 import argparse
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from _common import environment, load_fashion_mnist, text_table
+from _common import environment, load_fashion_mnist, save_results, text_table
 from sklearn import datasets
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfTransformer
@@ -261,14 +265,14 @@ def run_dataset(key, seed):
         dataset = SUITE[key]()
     except Exception as error:  # Fashion-MNIST files unavailable, for one
         print(f"{key}: skipped, its data could not be loaded ({error!r})", flush=True)
-        return [], []
+        return [], [], []
     X = dataset.folds[0][0]
     print(
         f"{dataset.label}: {len(dataset.folds)} fold(s), train {X.shape[0]} x"
         f" {X.shape[1]}, data ready in {time.perf_counter() - start:.1f} s",
         flush=True,
     )
-    rows, verdicts = [], []
+    rows, verdicts, records = [], [], []
     for variant in dataset.variants:
         folds = dataset.folds
         if variant == "std":
@@ -294,8 +298,22 @@ def run_dataset(key, seed):
             cells(dataset.label, variant, name, results[name], lr)
             for name in ESTIMATORS
         ]
+        records += [
+            dict(
+                dataset=key,
+                label=dataset.label,
+                variant=variant,
+                estimator=name,
+                n_train=folds[0][0].shape[0],
+                accuracy=results[name]["acc"],
+                log_loss=results[name]["loss"],
+                seconds=results[name]["seconds"],
+            )
+            for name in ESTIMATORS
+            if "error" not in results[name]
+        ]
     print(f"  ({dataset.label} took {time.perf_counter() - start:.1f} s)", flush=True)
-    return rows, verdicts
+    return rows, verdicts, records
 
 
 def main():
@@ -311,15 +329,20 @@ def main():
     parser.add_argument(
         "--seed", type=int, default=0, help="random_state of the estimators"
     )
+    parser.add_argument(
+        "--save",
+        action="store_true",
+        help="merge the figures into benchmarks/results/bench_suite.json",
+    )
     args = parser.parse_args()
     keys = args.only or (QUICK if args.quick else list(SUITE))
 
     print(environment())
     print("ConvergenceWarnings silenced (warn: conv); ÷LR = fit time / LR's\n")
     start = time.perf_counter()
-    rows, verdicts = [], []
+    rows, verdicts, records = [], [], {}
     for key in keys:
-        more_rows, more_verdicts = run_dataset(key, args.seed)
+        more_rows, more_verdicts, records[key] = run_dataset(key, args.seed)
         rows += more_rows
         verdicts += more_verdicts
     print(f"\nSuite took {time.perf_counter() - start:.0f} s\n")
@@ -330,6 +353,9 @@ def main():
         f"\n{passed} of {len(verdicts)} datasets pass"
         " (raw and standardized features counted separately)"
     )
+    if args.save:
+        measured = {key: rows for key, rows in records.items() if rows}
+        save_results("bench_suite", measured)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,12 @@ DOCS = Path(__file__).resolve().parent
 REPOSITORY = DOCS.parent
 
 sys.path.insert(0, str(DOCS))
+from make_figures import main as make_figures  # noqa: E402
 from offline_inventories import write_inventories  # noqa: E402
+
+# The figures of the performance page and the user guide (docs/_figures), drawn
+# from the benchmarks' saved figures and from the library itself.
+make_figures()
 
 # -- Data for the gallery, offline ---------------------------------------------
 
@@ -84,7 +89,8 @@ extensions = [
     "sphinx_gallery.gen_gallery",
 ]
 templates_path = ["_templates"]
-exclude_patterns = ["_build"]
+# _figures holds drawn images and the suite's table, included by pages.
+exclude_patterns = ["_build", "_figures"]
 default_role = "literal"
 
 # Links to scikit-learn's, NumPy's and SciPy's documentation, for references

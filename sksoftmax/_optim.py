@@ -77,16 +77,24 @@ def feature_moments(X, rows, weights):
             chunk_rows = rows[start : start + part.shape[0]]
             start += part.shape[0]
             w = None if weights is None else weights[chunk_rows].astype(np.float64)
-            moments = _sparse_moments(part, w, moments)
+            with np.errstate(over="ignore", invalid="ignore"):  # extreme_features
+                moments = _sparse_moments(part, w, moments)
         return moments
     # Sums are taken around the first row, which removes most of the cancellation.
     shift = X[rows[0]].astype(np.float64)
+    every_row = rows.size == X.shape[0]  # rows are sorted: a slice will do
+    # Squares of values beyond 1e154 overflow: extreme_features names them.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _dense_moments(X, rows, weights, shift, every_row)
+
+
+def _dense_moments(X, rows, weights, shift, every_row):
+    """The sums of :func:`feature_moments` for dense X, around ``shift``."""
     total = np.zeros_like(shift)
     squares = np.zeros_like(shift)
     low = np.full_like(shift, np.inf)
     high = np.full_like(shift, -np.inf)
     weight = 0.0
-    every_row = rows.size == X.shape[0]  # rows are sorted: a slice will do
     for chunk in row_chunks(rows.size, X.shape[1]):
         raw = X[chunk] if every_row else X.take(rows[chunk], axis=0)
         np.minimum(low, raw.min(axis=0), out=low)
@@ -153,6 +161,26 @@ def merge_moments(a, b):
         merged["rows"] = a["rows"] + b["rows"]
         merged["nonzero"] = a["nonzero"] + b["nonzero"]
     return merged
+
+
+def extreme_features(moments, dtype):
+    """Features that vary but whose standardized step ``dtype`` cannot hold.
+
+    A step divides a feature's gradient by its variance, and its weight is of
+    order one over its standard deviation: a variance whose inverse overflows
+    or underflows ``dtype`` (values around 1e-20 or 1e19 in float32, 1e-154 or
+    1e154 in float64, where the squares themselves overflow) would silently
+    drop the feature or break the steps.
+    """
+    weight = max(moments["weight"], np.finfo(np.float64).tiny)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        var = moments["m2"] / weight
+        spread = moments["high"] - moments["low"]
+        varying = spread > 8 * np.finfo(dtype).eps * np.abs(moments["mean"])
+        info = np.finfo(dtype)
+        holds = (var > 1 / info.max) & (var < 1 / info.tiny) & np.isfinite(var)
+        holds &= np.isfinite(moments["mean"]) & np.isfinite(spread)
+    return np.flatnonzero(varying & ~holds)
 
 
 def logit_rounding(moments, dtype):

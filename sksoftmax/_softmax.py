@@ -644,11 +644,26 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if not from_published:
             coef_t = np.zeros((n_features, n_classes), dtype=dtype)
             return _optim.new_state(coef_t, np.zeros(n_classes, dtype=dtype), rng)
-        if self.coef_.shape[-1] != n_features:
+        coef, intercept = np.asarray(self.coef_), np.asarray(self.intercept_)
+        if coef.ndim != 2 or coef.shape[-1] != n_features:
             raise ValueError(
-                f"X has {n_features} features, but the fitted coef_ has"
-                f" {self.coef_.shape[-1]}: further training needs the same"
-                " features. Set warm_start=False to start afresh."
+                f"X has {n_features} features, but the fitted coef_ has shape"
+                f" {coef.shape}: further training needs the same features. Set"
+                " warm_start=False to start afresh."
+            )
+        rows = 1 if n_classes == 2 else n_classes
+        if coef.shape[0] != rows or intercept.shape != (rows,):
+            raise ValueError(
+                f"coef_ has shape {coef.shape} and intercept_ {intercept.shape},"
+                f" but {n_classes} classes need ({rows}, {n_features}) and"
+                f" ({rows},) (one row for two classes, as in scikit-learn's"
+                " linear models) to train further from them."
+            )
+        if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
+            raise ValueError(
+                "coef_ or intercept_ holds NaN or infinite values: further"
+                " training needs finite ones. Set warm_start=False to start"
+                " afresh."
             )
         coef_t, intercept = self._multinomial_from_published(dtype)
         old = getattr(self, "optimizer_state_", None)
@@ -694,9 +709,25 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             moments = _optim.merge_moments(previous, moments)
         state["moments"] = moments
         dtype = state["coef_t"].dtype
-        if _optim.logit_rounding(moments, dtype) > MAX_LOGIT_ROUNDING:
+        if dtype == np.float32 and (
+            _optim.logit_rounding(moments, dtype) > MAX_LOGIT_ROUNDING
+            or _optim.extreme_features(moments, dtype).size
+        ):
             dtype = np.dtype(np.float64)  # float32 cannot resolve these logits
             _optim.astype_state(state, dtype)
+        extreme = _optim.extreme_features(moments, dtype)
+        if extreme.size:
+            first = extreme[0]
+            raise ValueError(
+                f"Features {extreme[:10].tolist()} of X vary on scales that"
+                " float64 cannot standardize (feature"
+                f" {first} ranges from {moments['low'][first]:.3g} to"
+                f" {moments['high'][first]:.3g}): the squares of values beyond"
+                " about 1e154 overflow, deviations below about 1e-154"
+                " underflow. Rescale them first: multiply them by a power of"
+                " ten (sklearn.preprocessing.MaxAbsScaler does it for large"
+                " values, not for tiny ones)."
+            )
         steps = self._steps(X, moments, batch_size, rows.size, streaming)
         centered = self.fit_intercept
         if steps == "touched rows":  # centring a feature means stepping it always

@@ -169,6 +169,32 @@ def test_l1_and_elastic_net_optima_are_saga_s(penalty, l1_ratio):
     assert_array_equal(full.coef_ == 0, reference.coef_ == 0)
 
 
+@pytest.mark.parametrize("l1_ratio", [0.0, 0.5, 1.0])
+def test_binary_elastic_net_optimum_is_saga_s_with_the_documented_mapping(l1_ratio):
+    # Two classes: the L2 part of the penalty halves, the L1 part does not.
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X[:200])
+    y = y[:200]
+    alpha, n = 0.01, len(y)
+    reference = LogisticRegression(
+        C=2 / (alpha * n * (1 + l1_ratio)),
+        l1_ratio=2 * l1_ratio / (1 + l1_ratio),
+        solver="saga",
+        tol=1e-10,
+        max_iter=100_000,
+    ).fit(X, y)
+    clf = SoftmaxRegression(
+        penalty="elasticnet",
+        l1_ratio=l1_ratio,
+        alpha=alpha,
+        batch_size=n,
+        momentum=0.9,
+        max_iter=5000,
+    ).fit(X, y)
+    # The mappings of the other penalties' formulas are 0.066 to 0.14 off here.
+    assert np.abs(clf.coef_ - reference.coef_).max() < 0.02
+
+
 def _objective(clf, X, y):
     """Mean cross-entropy plus the L2 penalty of alpha="auto", as documented."""
     n_classes = clf.classes_.size
@@ -211,6 +237,43 @@ def test_float32_features_far_from_zero_train_as_float64_would(offset):
     assert SoftmaxRegression().fit(shifted, y).coef_.dtype == np.float64
     plain = X.astype(np.float32) + np.float32(10)
     assert SoftmaxRegression().fit(plain, y).coef_.dtype == np.float32
+
+
+def _one_feature_in_units(scale, dtype):
+    """Three features, the class carried by the third, which is in ``scale``."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 3))
+    y = (X[:, 2] > 0).astype(int)
+    X[:, 2] *= scale
+    return X.astype(dtype), y
+
+
+@pytest.mark.parametrize(
+    "dtype, scale",
+    [
+        (np.float32, 1e-20),
+        (np.float32, 1e25),
+        (np.float64, 1e-100),
+        (np.float64, 1e100),
+    ],
+)
+def test_features_in_extreme_units_still_train(dtype, scale):
+    # float32 cannot hold these features' standardized steps (it used to drop
+    # the feature silently, or raise "diverged"): they train in float64.
+    X, y = _one_feature_in_units(scale, dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow leaks out either
+        clf = SoftmaxRegression(penalty=None, random_state=0).fit(X, y)
+    assert clf.score(X, y) > 0.97
+
+
+@pytest.mark.parametrize("scale", [1e-160, 1e160])
+def test_features_float64_cannot_standardize_are_named(scale):
+    X, y = _one_feature_in_units(scale, np.float64)
+    with pytest.raises(ValueError, match=r"Features \[2\] .*power of ten"):
+        SoftmaxRegression().fit(X, y)
+    X[:, 2] /= scale  # as the message says
+    assert SoftmaxRegression(random_state=0).fit(X, y).score(X, y) > 0.97
 
 
 @pytest.mark.parametrize("dtype, value", [(np.float64, 5e307), (np.float32, 1e38)])
@@ -318,6 +381,28 @@ def test_warm_start_refuses_new_classes_or_features():
     with pytest.raises(ValueError, match="3 features.*expecting 4"):
         clf.fit(X[:, :3], y)
     assert clf.n_features_in_ == 4 and clf.classes_.tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_written_coefficients_of_the_wrong_shape_are_named(method):
+    # Training continues from coef_ and intercept_, which users may write:
+    # a wrong shape used to train a 3-class model on 2 classes, silently.
+    X, y = load_iris(return_X_y=True)
+    for classes, rows in [(2, 1), (3, 3)]:
+        keep = y < classes
+        clf = SoftmaxRegression(warm_start=True, max_iter=2, random_state=0)
+        clf.partial_fit(X[keep], y[keep], classes=np.arange(classes))
+        train = getattr(clf, method)
+        for coef, intercept in [
+            (np.zeros((rows + 1, 4)), np.zeros(rows)),
+            (np.zeros((rows, 4)), np.zeros(rows + 1)),
+        ]:
+            clf.coef_, clf.intercept_ = coef, intercept
+            with pytest.raises(ValueError, match=rf"need \({rows}, 4\) and"):
+                train(X[keep], y[keep])
+        clf.coef_, clf.intercept_ = np.full((rows, 4), np.nan), np.zeros(rows)
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            train(X[keep], y[keep])
 
 
 def test_validation_rows_stay_out_of_the_preconditioner():
