@@ -48,7 +48,12 @@ def _saved(name):
     return json.loads(path.read_text())
 
 
-def _save(figure, name):
+def _save(figure, name, saved=None):
+    """Write ``figure``; with ``saved`` (a benchmark's figures), say when and
+    on what machine they were measured."""
+    if saved is not None:
+        machine = saved["environment"].splitlines()[1]
+        figure.text(0.0, -0.02, f"Measured {saved['measured']}: {machine}.", fontsize=7)
     figure.savefig(FIGURES / name, dpi=110, bbox_inches="tight")
     plt.close(figure)
 
@@ -114,7 +119,7 @@ def suite_figure():
         "Lower left is better: test log loss against fit time (default parameters)"
     )
     figure.tight_layout(rect=(0, 0.05, 1, 0.97))
-    _save(figure, "perf_suite.png")
+    _save(figure, "perf_suite.png", suite)
 
 
 def suite_table():
@@ -179,7 +184,7 @@ def epoch_figure():
     ax.set_xlim(0, max(values) * 1.45)
     ax.set_xlabel("milliseconds per pass over Fashion-MNIST's 60,000 images")
     ax.set_title("An epoch against the arithmetic floor")
-    _save(figure, "perf_epoch.png")
+    _save(figure, "perf_epoch.png", fashion)
 
 
 def scaling_figure():
@@ -195,6 +200,7 @@ def scaling_figure():
     seconds = np.array([s["seconds"] for s in samples])
     left.plot(n, seconds, "o-", label="SoftmaxRegression()")
     left.plot(n, seconds[0] * n / n[0], "--", color="grey", label="linear")
+    left.set_xticks(n, [f"{count // 1000:,}k" for count in n])
     left.set_xlabel("training images (Fashion-MNIST and shifted copies)")
     left.set_ylabel("fit time (s)")
     left.set_title("Samples")
@@ -214,7 +220,7 @@ def scaling_figure():
     for ax in (left, right):
         ax.grid(alpha=0.3)
     figure.tight_layout()
-    _save(figure, "perf_scaling.png")
+    _save(figure, "perf_scaling.png", scaling)
 
 
 # -------------------------------------------------------------- user guide

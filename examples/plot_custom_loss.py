@@ -100,11 +100,13 @@ for target in (np.array([0.0, 0.0, 1.0, 0.0]), rng.dirichlet(np.ones(4))):
 try:
     train = fetch_fashion_mnist(subset="train")
     test = fetch_fashion_mnist(subset="test")
+    source = "the full Fashion-MNIST"
 except OSError as exc:
     print(f"Fashion-MNIST is not available: {exc}")
-    print("Using the sample bundled with sksoftmax instead.")
     train = load_fashion_mnist_sample(subset="train")
     test = load_fashion_mnist_sample(subset="test")
+    source = "the sample bundled with sksoftmax, not the full dataset"
+print(f"Data: {source}, {len(train.target)} training, {len(test.target)} test images")
 
 noise_rate = 0.4
 noisy_target = train.target.copy()

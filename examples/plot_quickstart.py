@@ -31,11 +31,13 @@ from sksoftmax import (
 try:
     train = fetch_fashion_mnist(subset="train")
     test = fetch_fashion_mnist(subset="test")
+    source = "the full Fashion-MNIST"
 except OSError as exc:
     print(f"Fashion-MNIST is not available: {exc}")
-    print("Using the sample bundled with sksoftmax instead.")
     train = load_fashion_mnist_sample(subset="train")
     test = load_fashion_mnist_sample(subset="test")
+    source = "the sample bundled with sksoftmax, not the full dataset"
+print(f"Data: {source}, {len(train.target)} training, {len(test.target)} test images")
 
 print(f"Training images: {train.data.shape}, {train.data.dtype}")
 print(f"Test images: {test.data.shape}")
