@@ -709,13 +709,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             moments = _optim.merge_moments(previous, moments)
         state["moments"] = moments
         dtype = state["coef_t"].dtype
+        extreme = _optim.extreme_features(moments, dtype)
         if dtype == np.float32 and (
-            _optim.logit_rounding(moments, dtype) > MAX_LOGIT_ROUNDING
-            or _optim.extreme_features(moments, dtype).size
+            extreme.size or _optim.logit_rounding(moments, dtype) > MAX_LOGIT_ROUNDING
         ):
             dtype = np.dtype(np.float64)  # float32 cannot resolve these logits
             _optim.astype_state(state, dtype)
-        extreme = _optim.extreme_features(moments, dtype)
+            extreme = _optim.extreme_features(moments, dtype)
         if extreme.size:
             first = extreme[0]
             raise ValueError(
