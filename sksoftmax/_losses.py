@@ -12,6 +12,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 
+from sksoftmax._array_api import array_namespace, device_of
+
 
 def log_softmax(raw_prediction):
     """Compute the log of the softmax along axis 1, stably (log-sum-exp).
@@ -34,8 +36,9 @@ def log_softmax(raw_prediction):
     >>> log_softmax(np.array([[0.0, 1e4]]))
     array([[-10000.,      0.]])
     """
+    xp = array_namespace(raw_prediction)
     shifted = _shifted(raw_prediction)
-    shifted -= np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    shifted -= xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
     return shifted
 
 
@@ -61,9 +64,13 @@ def softmax(raw_prediction):
     array([[0.5, 0.5],
            [0. , 1. ]])
     """
+    xp = array_namespace(raw_prediction)
     proba = _shifted(raw_prediction)
-    np.exp(proba, out=proba)
-    proba /= proba.sum(axis=1, keepdims=True)
+    if xp is np:
+        np.exp(proba, out=proba)
+    else:
+        proba = xp.exp(proba)
+    proba /= xp.sum(proba, axis=1, keepdims=True)
     return proba
 
 
@@ -73,8 +80,12 @@ def _shifted(raw_prediction):
     The copy is column-major: NumPy reduces rows of a few classes about ten times
     faster in that layout, and elementwise operations do not care.
     """
-    shifted = np.array(raw_prediction, order="F")
-    shifted -= shifted.max(axis=1, keepdims=True)
+    xp = array_namespace(raw_prediction)
+    if xp is np:
+        shifted = np.array(raw_prediction, order="F")
+    else:
+        shifted = xp.asarray(raw_prediction, copy=True)
+    shifted -= xp.max(shifted, axis=1, keepdims=True)
     return shifted
 
 
@@ -84,7 +95,8 @@ def _through_softmax(proba, grad_proba):
     The softmax Jacobian is ``diag(p) - p p^T``, so the product is
     ``p * (g - <p, g>)`` row by row: no ``(n_classes, n_classes)`` matrix is built.
     """
-    return proba * (grad_proba - (proba * grad_proba).sum(axis=1, keepdims=True))
+    xp = array_namespace(proba)
+    return proba * (grad_proba - xp.sum(proba * grad_proba, axis=1, keepdims=True))
 
 
 class BaseLoss(BaseEstimator):
@@ -137,8 +149,8 @@ class BaseLoss(BaseEstimator):
     ...         return softmax(raw_prediction) - y_true
     >>> y_true = np.array([[1.0, 0.0], [0.0, 1.0]])
     >>> logits = np.zeros((2, 2))
-    >>> NegLogLikelihood()(y_true, logits).round(4)
-    np.float64(0.6931)
+    >>> round(NegLogLikelihood()(y_true, logits), 4)
+    0.6931
     """
 
     differentiable = True
@@ -216,7 +228,12 @@ class BaseLoss(BaseEstimator):
         loss : float
             The (weighted) mean of :meth:`loss`.
         """
-        return np.average(self.loss(y_true, raw_prediction), weights=sample_weight)
+        loss = self.loss(y_true, raw_prediction)
+        xp = array_namespace(loss)
+        if sample_weight is None:
+            return float(xp.mean(loss))
+        weights = xp.asarray(sample_weight, dtype=loss.dtype, device=device_of(loss))
+        return float(xp.sum(weights * loss) / xp.sum(weights))
 
 
 class CrossEntropyLoss(BaseLoss):
@@ -263,18 +280,20 @@ class CrossEntropyLoss(BaseLoss):
         return (1 - eps) * y_true + eps / y_true.shape[1]
 
     def loss(self, y_true, raw_prediction):
-        return -(self._smoothed(y_true) * log_softmax(raw_prediction)).sum(axis=1)
+        target_log_proba = self._smoothed(y_true) * log_softmax(raw_prediction)
+        return -array_namespace(raw_prediction).sum(target_log_proba, axis=1)
 
     def gradient(self, y_true, raw_prediction):
         return softmax(raw_prediction) - self._smoothed(y_true)
 
     def loss_gradient(self, y_true, raw_prediction):
         # log_softmax and softmax in one pass: a single exp.
+        xp = array_namespace(raw_prediction)
         target = self._smoothed(y_true)
         shifted = _shifted(raw_prediction)
-        proba = np.exp(shifted)
-        total = proba.sum(axis=1, keepdims=True)
-        loss = np.log(total[:, 0]) - (target * shifted).sum(axis=1)
+        proba = xp.exp(shifted)
+        total = xp.sum(proba, axis=1, keepdims=True)
+        loss = xp.log(total[:, 0]) - xp.sum(target * shifted, axis=1)
         proba /= total
         proba -= target
         return loss, proba
@@ -294,7 +313,8 @@ class _ResidualLoss(BaseLoss):
         raise NotImplementedError
 
     def loss(self, y_true, raw_prediction):
-        return self._residual_loss(softmax(raw_prediction) - y_true).sum(axis=1)
+        residual_loss = self._residual_loss(softmax(raw_prediction) - y_true)
+        return array_namespace(raw_prediction).sum(residual_loss, axis=1)
 
     def gradient(self, y_true, raw_prediction):
         return self.loss_gradient(y_true, raw_prediction)[1]
@@ -302,7 +322,7 @@ class _ResidualLoss(BaseLoss):
     def loss_gradient(self, y_true, raw_prediction):
         proba = softmax(raw_prediction)
         residual = proba - y_true
-        loss = self._residual_loss(residual).sum(axis=1)
+        loss = array_namespace(residual).sum(self._residual_loss(residual), axis=1)
         return loss, _through_softmax(proba, self._residual_derivative(residual))
 
 
@@ -359,10 +379,10 @@ class AbsoluteErrorLoss(_ResidualLoss):
     differentiable = False
 
     def _residual_loss(self, residual):
-        return np.abs(residual)
+        return array_namespace(residual).abs(residual)
 
     def _residual_derivative(self, residual):
-        return np.sign(residual)
+        return array_namespace(residual).sign(residual)
 
 
 class HuberLoss(_ResidualLoss):
@@ -401,12 +421,13 @@ class HuberLoss(_ResidualLoss):
         self.delta = delta
 
     def _residual_loss(self, residual):
-        abs_residual = np.abs(residual)
-        quadratic = np.minimum(abs_residual, self.delta)
+        xp = array_namespace(residual)
+        abs_residual = xp.abs(residual)
+        quadratic = xp.clip(abs_residual, max=self.delta)
         return quadratic * (abs_residual - 0.5 * quadratic)
 
     def _residual_derivative(self, residual):
-        return np.clip(residual, -self.delta, self.delta)
+        return array_namespace(residual).clip(residual, min=-self.delta, max=self.delta)
 
 
 class FocalLoss(BaseLoss):
@@ -440,24 +461,27 @@ class FocalLoss(BaseLoss):
         self.gamma = gamma
 
     def loss(self, y_true, raw_prediction):
+        xp = array_namespace(raw_prediction)
         log_proba = log_softmax(raw_prediction)
-        return -(y_true * (-np.expm1(log_proba)) ** self.gamma * log_proba).sum(axis=1)
+        focal = (-xp.expm1(log_proba)) ** self.gamma
+        return -xp.sum(y_true * focal * log_proba, axis=1)
 
     def gradient(self, y_true, raw_prediction):
         return self.loss_gradient(y_true, raw_prediction)[1]
 
     def loss_gradient(self, y_true, raw_prediction):
+        xp = array_namespace(raw_prediction)
         log_proba = log_softmax(raw_prediction)
-        proba = np.exp(log_proba)
-        complement = -np.expm1(log_proba)  # 1 - p, accurate when p is near 1
+        proba = xp.exp(log_proba)
+        complement = -xp.expm1(log_proba)  # 1 - p, accurate when p is near 1
         focal = complement**self.gamma
-        loss = -(y_true * focal * log_proba).sum(axis=1)
+        loss = -xp.sum(y_true * focal * log_proba, axis=1)
         # p_k * dloss/dp_k, written without 1/p_k. (1 - p)^(gamma - 1) is taken as
         # focal / (1 - p): it multiplies p log p, which -> 0 as p -> 1.
-        tiny = np.finfo(proba.dtype).tiny
-        gamma_term = self.gamma * focal / np.maximum(complement, tiny)
+        tiny = xp.finfo(proba.dtype).smallest_normal
+        gamma_term = self.gamma * focal / xp.clip(complement, min=tiny)
         scaled = y_true * (gamma_term * proba * log_proba - focal)
-        return loss, scaled - proba * scaled.sum(axis=1, keepdims=True)
+        return loss, scaled - proba * xp.sum(scaled, axis=1, keepdims=True)
 
 
 # Names accepted by ``SoftmaxRegression(loss=...)``: scikit-learn's names first,

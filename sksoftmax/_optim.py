@@ -21,7 +21,14 @@ The optimizer's state between calls is a plain dict of arrays and numbers
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import gen_batches
-from sklearn.utils.sparsefuncs import mean_variance_axis
+
+from sksoftmax._array_api import (
+    array_namespace,
+    device_of,
+    from_numpy,
+    to_numpy,
+    widest_float,
+)
 
 # A step is STEP_SCALE over the curvature of a minibatch of standardized
 # features. With Nesterov momentum 0.9 a quadratic of curvature h is stable for
@@ -68,98 +75,176 @@ def feature_moments(X, rows, weights):
     """Weighted summary of each feature over ``X[rows]``, as a mergeable dict.
 
     ``weight`` (total weight), ``mean``, ``m2`` (weighted sum of squared
-    deviations), ``low`` and ``high`` (the range, unweighted), all float64. X is
-    read in chunks of rows: never converted or copied as a whole.
+    deviations), ``low`` and ``high`` (the range, unweighted), all float64; for
+    sparse X also ``rows`` (their number) and ``nonzero`` (the rows holding
+    each feature). X is read in chunks of rows: never converted or copied as a
+    whole.
     """
-    if sp.issparse(X):
-        moments, start = None, 0
-        for part in sparse_row_chunks(X, rows):
-            chunk_rows = rows[start : start + part.shape[0]]
-            start += part.shape[0]
-            w = None if weights is None else weights[chunk_rows].astype(np.float64)
-            with np.errstate(over="ignore", invalid="ignore"):  # extreme_features
-                moments = _sparse_moments(part, w, moments)
-        return moments
-    # Sums are taken around the first row, which removes most of the cancellation.
-    shift = X[rows[0]].astype(np.float64)
-    every_row = rows.size == X.shape[0]  # rows are sorted: a slice will do
     # Squares of values beyond 1e154 overflow: extreme_features names them.
     with np.errstate(over="ignore", invalid="ignore"):
-        return _dense_moments(X, rows, weights, shift, every_row)
+        if sp.issparse(X):
+            return _sparse_moments(X, rows, weights)
+        return _dense_moments(X, rows, weights)
 
 
-def _dense_moments(X, rows, weights, shift, every_row):
-    """The sums of :func:`feature_moments` for dense X, around ``shift``."""
-    total = np.zeros_like(shift)
-    squares = np.zeros_like(shift)
-    low = np.full_like(shift, np.inf)
-    high = np.full_like(shift, -np.inf)
+def _dense_moments(X, rows, weights):
+    """The sums of :func:`feature_moments` for dense X, in X's namespace.
+
+    Sums are taken around the first row, which removes most of the
+    cancellation, on X's device, in float64 where the device has it.
+    """
+    xp, device = array_namespace(X), device_of(X)
+    wide = widest_float(xp, device)
+    shift = xp.astype(take_rows(X, rows[:1])[0, :], wide)
+    total = xp.zeros_like(shift)
+    squares = xp.zeros_like(shift)
+    low = xp.full_like(shift, xp.inf)
+    high = xp.full_like(shift, -xp.inf)
     weight = 0.0
+    every_row = rows.size == X.shape[0]  # rows are sorted: a slice will do
     for chunk in row_chunks(rows.size, X.shape[1]):
-        raw = X[chunk] if every_row else X.take(rows[chunk], axis=0)
-        np.minimum(low, raw.min(axis=0), out=low)
-        np.maximum(high, raw.max(axis=0), out=high)
-        diff = raw - shift
-        if weights is None:
-            weight += diff.shape[0]
-            total += diff.sum(axis=0)
-            squares += np.einsum("ij,ij->j", diff, diff)
+        raw = X[chunk, ...] if every_row else take_rows(X, rows[chunk])
+        low = xp.minimum(low, xp.astype(xp.min(raw, axis=0), wide))
+        high = xp.maximum(high, xp.astype(xp.max(raw, axis=0), wide))
+        if xp is np:  # converts and subtracts in one pass, 5x faster
+            diff = raw - shift
         else:
-            w = weights[rows[chunk]].astype(np.float64)
-            weight += w.sum()
-            total += w @ diff
-            squares += np.einsum("i,ij,ij->j", w, diff, diff)
+            diff = xp.astype(raw, wide) - shift
+        w = None if weights is None else weights[rows[chunk]]
+        weight += diff.shape[0] if w is None else float(w.sum())
+        if w is not None:
+            w = xp.astype(from_numpy(w, xp, device), wide)
+        total += xp.sum(diff, axis=0) if w is None else w @ diff
+        weighted = diff if w is None else diff * w[:, None]
+        if xp is np:  # without a temporary: 3x faster
+            squares += np.einsum("ij,ij->j", weighted, diff)
+        else:
+            squares += xp.sum(weighted * diff, axis=0)
     mean_diff = total / weight if weight > 0 else total
-    m2 = np.maximum(squares - weight * mean_diff**2, 0.0)
+    m2 = xp.clip(squares - weight * mean_diff**2, min=0.0)
+    # The per-feature summaries live on the host (see sksoftmax._array_api).
+    host = [to_numpy(value).astype(np.float64) for value in (shift, m2, low, high)]
+    shift, m2, low, high = host
     return {
         "weight": float(weight),
-        "mean": shift + mean_diff,
+        "mean": shift + to_numpy(mean_diff),
         "m2": m2,
         "low": low,
         "high": high,
     }
 
 
-def _sparse_moments(X, weights, previous):
-    """:func:`feature_moments` of a canonical CSR chunk, merged into ``previous``."""
+def take_rows(X, rows):
+    """``X[rows]`` in X's namespace, for host (NumPy) ``rows``."""
+    if sp.issparse(X):
+        return X[rows]
+    xp = array_namespace(X)
+    return xp.take(X, from_numpy(rows, xp, device_of(X)), axis=0)
+
+
+def _sparse_moments(X, rows, weights):
+    """The sums of :func:`feature_moments` for sparse X, accumulated in place.
+
+    The weighted sums of each feature's deviations, and of their squares, are
+    taken around its mean over the first rows, which removes most of the
+    cancellation; its zeros are added at the end, from the weight of the rows
+    that hold it. Only the summary's vectors of n_features and two more are
+    allocated whole: on wide X they, not the chunks, are the cost.
+    """
     n_features = X.shape[1]
-    mean, var = mean_variance_axis(X, axis=0, weights=weights)
-    total = float(X.shape[0] if weights is None else weights.sum())
+    total, squares, nonzero = (np.zeros(n_features) for _ in range(3))
     low, high = np.full(n_features, np.inf), np.full(n_features, -np.inf)
-    np.minimum.at(low, X.indices, X.data)
-    np.maximum.at(high, X.indices, X.data)
-    nonzero = np.bincount(X.indices, minlength=n_features).astype(np.float64)
-    has_zeros = nonzero < X.shape[0]
-    low[has_zeros] = np.minimum(low[has_zeros], 0.0)
-    high[has_zeros] = np.maximum(high[has_zeros], 0.0)
-    moments = {
-        "weight": total,
-        "mean": mean.astype(np.float64),
-        "m2": var.astype(np.float64) * total,
+    # The weight of the rows holding each feature: their number if unweighted.
+    held = nonzero if weights is None else np.zeros(n_features)
+    shift, weight, start = None, 0.0, 0
+    for part in sparse_row_chunks(X, rows):
+        w = None
+        if weights is not None:
+            w = weights[rows[start : start + part.shape[0]]].astype(np.float64)
+        start += part.shape[0]
+        weight += part.shape[0] if w is None else w.sum()
+        # Float64 work arrays for a few rows at a time, a small part of a chunk.
+        per_row = max(part.nnz / max(part.shape[0], 1), 1.0)
+        for piece in gen_batches(part.shape[0], max(1, int(2**14 / per_row))):
+            sub = part[piece]
+            deviations = sub.data.astype(np.float64)
+            np.minimum.at(low, sub.indices, deviations)
+            np.maximum.at(high, sub.indices, deviations)
+            np.add.at(nonzero, sub.indices, 1.0)
+            if shift is None:  # the first rows' (unweighted) means
+                shift = np.zeros(n_features)
+                np.add.at(shift, sub.indices, deviations)
+                shift /= sub.shape[0]
+            deviations -= shift[sub.indices]
+            if w is None:
+                np.add.at(total, sub.indices, deviations)
+                deviations *= deviations
+            else:
+                row_weights = np.repeat(w[piece], np.diff(sub.indptr))
+                np.add.at(held, sub.indices, row_weights)
+                row_weights *= deviations
+                np.add.at(total, sub.indices, row_weights)
+                deviations *= row_weights
+            np.add.at(squares, sub.indices, deviations)
+    if shift is None:  # no rows
+        shift = np.zeros(n_features)
+    # A feature's zeros deviate by -shift, with the weight of the other rows;
+    # exactly none for a feature in every row, whose rounding times a large
+    # shift squared would be all of its variance.
+    has_zeros = nonzero < start
+    absent = np.zeros(n_features)
+    np.subtract(weight, held, out=absent, where=has_zeros)
+    absent *= shift
+    total -= absent
+    absent *= shift
+    squares += absent
+    mean, m2 = total, squares  # the sums become the moments, in place
+    if weight > 0:
+        mean /= weight
+    np.square(mean, out=absent)
+    absent *= weight
+    m2 -= absent
+    np.maximum(m2, 0.0, out=m2)
+    mean += shift
+    np.minimum(low, 0.0, out=low, where=has_zeros)
+    np.maximum(high, 0.0, out=high, where=has_zeros)
+    return {
+        "weight": float(weight),
+        "mean": mean,
+        "m2": m2,
         "low": low,
         "high": high,
-        "rows": float(X.shape[0]),
+        "rows": float(start),
         "nonzero": nonzero,  # rows holding each feature: how often it is touched
     }
-    return moments if previous is None else merge_moments(previous, moments)
 
 
 def merge_moments(a, b):
-    """Combine two summaries of :func:`feature_moments` (Chan et al.'s update)."""
+    """Combine two summaries of :func:`feature_moments` (Chan et al.'s update).
+
+    The result is written over ``b``'s arrays (a new summary, as a call's
+    moments are): wide data then holds two summaries at once, not three.
+    ``a`` is left as it is.
+    """
     total = a["weight"] + b["weight"]
     if total == 0:
         return b
-    delta = b["mean"] - a["mean"]
+    delta = np.subtract(b["mean"], a["mean"], out=b["mean"])
+    m2 = b["m2"]
+    m2 += a["m2"]
+    m2 += delta**2 * (a["weight"] * b["weight"] / total)
+    delta *= b["weight"] / total
+    delta += a["mean"]
     merged = {
         "weight": total,
-        "mean": a["mean"] + delta * (b["weight"] / total),
-        "m2": a["m2"] + b["m2"] + delta**2 * (a["weight"] * b["weight"] / total),
-        "low": np.minimum(a["low"], b["low"]),
-        "high": np.maximum(a["high"], b["high"]),
+        "mean": delta,
+        "m2": m2,
+        "low": np.minimum(a["low"], b["low"], out=b["low"]),
+        "high": np.maximum(a["high"], b["high"], out=b["high"]),
     }
     if "nonzero" in a and "nonzero" in b:  # both sparse
         merged["rows"] = a["rows"] + b["rows"]
-        merged["nonzero"] = a["nonzero"] + b["nonzero"]
+        merged["nonzero"] = np.add(a["nonzero"], b["nonzero"], out=b["nonzero"])
     return merged
 
 
@@ -201,9 +286,10 @@ def logit_rounding(moments, dtype):
 
 def astype_state(state, dtype):
     """Convert the weights, and what moves them, to ``dtype`` in place."""
+    xp = array_namespace(state["coef_t"])
     for key in ("coef_t", "intercept", *_MOVES):
         if state[key] is not None:
-            state[key] = state[key].astype(dtype)
+            state[key] = xp.astype(state[key], dtype)
 
 
 def touched_fraction(moments, batch_size):
@@ -239,18 +325,28 @@ def preconditioner(moments, batch_size, centered, dtype):
     scaled by their second moment around zero instead.
     """
     weight = max(moments["weight"], np.finfo(np.float64).tiny)
-    mean, var = moments["mean"], moments["m2"] / weight
-    low, high = moments["low"], moments["high"]
+    mean = moments["mean"]
     centered = np.broadcast_to(centered, mean.shape)
     center = np.where(centered, mean, 0.0)
-    var = np.where(centered, var, var + mean**2)
-    spread = np.maximum(high - center, center - low)
-    second = var if batch_size is None else np.maximum(var, spread**2 / batch_size)
+    # In place, in two work vectors: on wide data vectors of n_features are
+    # what the set-up holds beyond the weights.
+    second = moments["m2"] / weight  # the variance, or around 0 if not centred
+    work = np.square(mean)
+    np.add(second, work, out=second, where=~centered)
+    spread = np.subtract(moments["high"], center)
+    np.maximum(spread, np.subtract(center, moments["low"], out=work), out=spread)
     # Variation at the rounding level of the data's dtype is no variation.
-    constant = spread <= 8 * np.finfo(dtype).eps * np.abs(mean)
+    work = np.abs(mean, out=work)
+    work *= 8 * np.finfo(dtype).eps
+    constant = spread <= work
+    if batch_size is not None:
+        np.square(spread, out=spread)
+        spread /= batch_size
+        np.maximum(second, spread, out=second)
     usable = (second > 0) & ~constant & np.isfinite(second)
-    scale = np.zeros_like(second)
-    scale[usable] = 1.0 / second[usable]
+    scale = work  # 0: no step where unusable
+    scale.fill(0.0)
+    np.divide(1.0, second, out=scale, where=usable)
     return center, scale
 
 
@@ -272,10 +368,15 @@ def row_curvatures(X, rows, center, scale, fit_intercept):
             )
             start = stop
         return norms + scale @ center**2 + intercept
+    xp, device = array_namespace(X), device_of(X)
+    wide = widest_float(xp, device)
+    center, scale = (
+        xp.astype(from_numpy(v, xp, device), wide) for v in (center, scale)
+    )
     every_row = rows.size == X.shape[0]
     for chunk in row_chunks(rows.size, X.shape[1]):
-        raw = X[chunk] if every_row else X.take(rows[chunk], axis=0)
-        norms[chunk] = ((raw.astype(np.float64) - center) ** 2) @ scale
+        raw = X[chunk, ...] if every_row else take_rows(X, rows[chunk])
+        norms[chunk] = to_numpy(((xp.astype(raw, wide) - center) ** 2) @ scale)
     return norms + intercept
 
 
@@ -342,20 +443,35 @@ def batch_curvature(
     else:
         drawn = rows[rng.choice(rows.size, n_batches * size, p=probabilities)]
     batches = np.sort(drawn.reshape(n_batches, size), axis=1)
-    root_scale = np.sqrt(scale)
+    # The sampled minibatches are taken in X's namespace, on its device.
+    xp, device = array_namespace(X), device_of(X)
+    wide = widest_float(xp, device)
+    on_device = [xp.astype(from_numpy(v, xp, device), wide) for v in (center, scale)]
     intercept = 1.0 if fit_intercept else 0.0
     estimates, largest_row = [], 0.0
     for batch in batches:
-        sample = X[batch]
         batch_weights = None if weights is None else weights[batch]
-        if not sp.issparse(sample):
-            sample = sample.astype(np.float64)
-            norms = ((sample - center) ** 2) @ scale + intercept
+        if sp.issparse(X):
+            sample = X[batch]
+            sample_center, sample_scale = center, scale
+        else:
+            sample = xp.astype(take_rows(X, batch), wide)
+            sample_center, sample_scale = on_device
+            if batch_weights is not None:
+                batch_weights = xp.astype(from_numpy(batch_weights, xp, device), wide)
+            norms = ((sample - sample_center) ** 2) @ sample_scale + intercept
             if batch_weights is not None:
                 norms *= batch_weights
-            largest_row = max(largest_row, float(norms.max()))
+            largest_row = max(largest_row, float(xp.max(norms)))
         estimates.append(
-            _power_iteration(sample, center, root_scale, intercept, rng, batch_weights)
+            _power_iteration(
+                sample,
+                sample_center,
+                sample_scale**0.5,
+                intercept,
+                rng,
+                batch_weights,
+            )
         )
     if sp.issparse(X):
         norms = curvatures
@@ -374,19 +490,21 @@ def batch_curvature(
 def _power_iteration(sample, center, root_scale, intercept, rng, weights=None):
     """Largest eigenvalue of the standardized (weighted) second moments of
     ``sample``."""
+    xp = array_namespace(center)  # that of X, or NumPy for sparse X
     vector = rng.standard_normal(sample.shape[1] + 1)
+    vector = xp.astype(from_numpy(vector, xp, device_of(center)), center.dtype)
     eigenvalue = 0.0
     for _ in range(CURVATURE_ITERATIONS):
-        vector /= np.linalg.norm(vector)
+        vector /= xp.linalg.vector_norm(vector)
         scaled = root_scale * vector[:-1]
         projection = sample @ scaled - center @ scaled + intercept * vector[-1]
         if weights is not None:
             projection *= weights
-        image = np.empty_like(vector)
-        image[:-1] = root_scale * (sample.T @ projection - center * projection.sum())
-        image[-1] = intercept * projection.sum()
+        total = xp.sum(projection)
+        features = root_scale * (sample.T @ projection - center * total)
+        image = xp.concat([features, xp.reshape(intercept * total, (1,))])
         image /= sample.shape[0]
-        eigenvalue = float(np.linalg.norm(image))
+        eigenvalue = float(xp.linalg.vector_norm(image))
         if eigenvalue == 0.0:  # nothing varies: no feature, no intercept
             break
         vector = image
@@ -408,7 +526,7 @@ def new_state(coef_t, intercept, rng):
         "coef_t": coef_t,
         "intercept": intercept,
         "velocity_t": None,  # allocated by the steps that have momentum
-        "velocity_intercept": np.zeros_like(intercept),
+        "velocity_intercept": array_namespace(intercept).zeros_like(intercept),
         "average_t": None,
         "average_intercept": None,
         "n_averaged": 0,
@@ -431,7 +549,7 @@ _MOVES = ("velocity_t", "velocity_intercept", "average_t", "average_intercept")
 
 
 class Stepper:
-    """One call's minibatch steps on a state dict, with reusable buffers.
+    """One call's minibatch steps on a state dict, in the weights' namespace.
 
     The update is the accelerated proximal gradient step with momentum
     ``beta``: from the look-ahead ``Y = W + beta (W - W_prev)``, a gradient step
@@ -446,34 +564,35 @@ class Stepper:
 
     def __init__(self, state, *, momentum, nesterov, fit_intercept, alpha_l1, alpha_l2):
         self.state = state
+        coef_t = state["coef_t"]
+        self.xp, device = xp, device = array_namespace(coef_t), device_of(coef_t)
         self.batch_size = state["batch_size"]
         self.accelerated = momentum is None
-        self.momentum = state["coef_t"].dtype.type(
-            0.0 if momentum is None else momentum
-        )
+        self.momentum = 0.0 if momentum is None else float(momentum)
         self.k = 0
         if state["velocity_t"] is None:
-            state["velocity_t"] = np.zeros_like(state["coef_t"])
+            state["velocity_t"] = xp.zeros_like(coef_t)
         self.nesterov = nesterov
         self.fit_intercept = fit_intercept
         self.alpha_l1, self.alpha_l2 = alpha_l1, alpha_l2
-        coef_t = state["coef_t"]
         # The scale of each entry of coef_t, spelt out: NumPy broadcasts over
         # rows of a few classes slowly.
-        self.scale = np.repeat(state["scale"][:, None], coef_t.shape[1], 1).astype(
-            coef_t.dtype
-        )
-        self.center = state["center"].astype(coef_t.dtype)
-        self.lookahead = np.empty_like(coef_t)
-        self.work = np.empty_like(coef_t)
+        scale = np.repeat(state["scale"][:, None], coef_t.shape[1], 1)
+        self.scale = xp.astype(from_numpy(scale, xp, device), coef_t.dtype)
+        if self.accelerated:  # the standardized metric of _next_momentum
+            inverse = np.divide(1.0, scale, out=np.zeros_like(scale), where=scale > 0)
+            self.inverse_scale = xp.astype(
+                from_numpy(inverse, xp, device), coef_t.dtype
+            )
+        self.center = xp.astype(from_numpy(state["center"], xp, device), coef_t.dtype)
 
     def _momentum_point(self):
         """``W + beta (W - W_prev)``, where the next step starts from."""
         state = self.state
-        np.multiply(state["velocity_t"], self.momentum, out=self.lookahead)
-        self.lookahead += state["coef_t"]
+        lookahead = state["velocity_t"] * self.momentum
+        lookahead += state["coef_t"]
         intercept = state["intercept"] + self.momentum * state["velocity_intercept"]
-        return self.lookahead, intercept
+        return lookahead, intercept
 
     def point(self):
         """The weights and intercepts at which the next gradient is taken."""
@@ -498,80 +617,79 @@ class Stepper:
         takes a proportionally shorter step: every sample moves the model
         alike.
         """
-        state = self.state
+        state, xp = self.state, self.xp
         coef_t, intercept = state["coef_t"], state["intercept"]
         Xb, point = self._batch
         # Scaling is cheaper on (n_samples, n_classes) than on the step.
-        grad = grad * (-eta / self.batch_size)
+        grad = grad * (-float(eta) / self.batch_size)
         step = Xb.T @ grad  # serves a sparse X_b too
-        step_intercept = grad.sum(axis=0)
-        if self.fit_intercept:  # the gradient on centred features; np.dot is BLAS
-            step -= np.dot(self.center[:, None], step_intercept[None, :])
+        step_intercept = xp.sum(grad, axis=0)
+        if self.fit_intercept:  # the gradient on centred features, by BLAS
+            step -= self.center[:, None] @ step_intercept[None, :]
         step *= self.scale
         # Nesterov steps from the look-ahead point; the heavy ball from there
         # too, with the gradient taken at the weights themselves.
         start_t, start_intercept = point if self.nesterov else self._momentum_point()
-        new_t = self.work
-        np.add(start_t, step, out=new_t)
         if self.fit_intercept:
             new_intercept = start_intercept + step_intercept - self.center @ step
         else:
-            new_intercept = np.zeros_like(intercept)
+            new_intercept = xp.zeros_like(intercept)
+        new_t = step
+        new_t += start_t
         if self.alpha_l1 or self.alpha_l2:
-            new_intercept = self._proximal(new_t, new_intercept, eta)
-        np.subtract(new_t, coef_t, out=state["velocity_t"])
+            new_t, new_intercept = self._proximal(new_t, new_intercept, eta)
+        state["velocity_t"] = new_t - coef_t
         state["velocity_intercept"] = new_intercept - intercept
         if self.accelerated:
-            self._next_momentum(start_t, new_t, state["velocity_t"])
-        # The old weights' buffer becomes the next step's work space.
-        state["coef_t"], self.work = new_t, coef_t
-        state["intercept"] = new_intercept
+            self._next_momentum(start_t, new_t)
+        state["coef_t"], state["intercept"] = new_t, new_intercept
 
     def flush(self):
         """Make ``state["coef_t"]`` the weights (they always are here)."""
 
     def restart(self):
         """Forget the last move (the caller has reset the weights)."""
-        self.state["velocity_t"] = np.zeros_like(self.state["coef_t"])
-        self.state["velocity_intercept"] = np.zeros_like(self.state["intercept"])
+        xp = self.xp
+        self.state["velocity_t"] = xp.zeros_like(self.state["coef_t"])
+        self.state["velocity_intercept"] = xp.zeros_like(self.state["intercept"])
         if self.accelerated:
             self.k = 0
-            self.momentum = self.momentum.dtype.type(0.0)
+            self.momentum = 0.0
 
-    def _next_momentum(self, start_t, new_t, velocity_t):
+    def _next_momentum(self, start_t, new_t):
         """Grow the accelerated momentum, or restart it if the step turned back.
 
         The step ``new - start`` and the move ``velocity`` are compared in the
         standardized metric (each entry divided by its scale).
         """
-        scale = self.scale
-        turned = np.vdot(
-            (new_t - start_t)[scale > 0] / scale[scale > 0], velocity_t[scale > 0]
-        )
-        if turned < 0:
+        state, xp = self.state, self.xp
+        turned = xp.sum((new_t - start_t) * self.inverse_scale * state["velocity_t"])
+        if float(turned) < 0:
             self.k = 0
-            velocity_t[...] = 0
-            self.state["velocity_intercept"][...] = 0
+            state["velocity_t"] = xp.zeros_like(state["velocity_t"])
+            state["velocity_intercept"] = xp.zeros_like(state["velocity_intercept"])
         else:
             self.k += 1
-        self.momentum = self.momentum.dtype.type(self.k / (self.k + 3))
+        self.momentum = self.k / (self.k + 3)
 
     def _proximal(self, coef_t, intercept, eta):
-        """Apply the penalty's proximal operator to ``coef_t`` in place.
+        """The penalty's proximal operator at ``coef_t`` (a work array it may
+        overwrite): the new weights and intercepts.
 
         In standardized coordinates each weight's step size is ``eta * scale``;
         the intercepts of those coordinates are untouched, so the intercepts
         here absorb ``center @ change``.
         """
-        before = coef_t.copy() if self.fit_intercept else None
+        xp = self.xp
+        before = xp.asarray(coef_t, copy=True) if self.fit_intercept else None
         if self.alpha_l1:  # soft thresholding: exact zeros
-            _soft_threshold(coef_t, (eta * self.alpha_l1) * self.scale)
+            coef_t = _soft_threshold(coef_t, (eta * self.alpha_l1) * self.scale)
         if self.alpha_l2:  # the implicit step of the quadratic: a shrinking
             coef_t /= 1 + (eta * self.alpha_l2) * self.scale
         if before is None:
-            return intercept
+            return coef_t, intercept
         before -= coef_t
-        return intercept + self.center @ before
+        return coef_t, intercept + self.center @ before
 
     def accumulate_average(self, recent=0):
         accumulate_average(self.state, recent)
@@ -722,11 +840,19 @@ class TouchedRowStepper:
 
 
 def _soft_threshold(values, threshold):
-    """Shrink ``values`` towards 0 by ``threshold``, in place (exact zeros)."""
+    """Shrink ``values`` towards 0 by ``threshold`` (exact zeros).
+
+    In place for NumPy, where the weights of wide data may not be copied;
+    returns the result.
+    """
+    xp = array_namespace(values)
+    if xp is not np:
+        return xp.sign(values) * xp.clip(xp.abs(values) - threshold, min=0)
     shrunk = np.abs(values)
     shrunk -= threshold
     np.maximum(shrunk, 0, out=shrunk)
     np.copysign(shrunk, values, out=values)
+    return values
 
 
 def _put_rows(array, rows, values):
@@ -743,8 +869,9 @@ def accumulate_average(state, recent=0):
     the average forgets the early iterates without a horizon.
     """
     if state["n_averaged"] == 0:
-        state["average_t"] = np.zeros_like(state["coef_t"])
-        state["average_intercept"] = np.zeros_like(state["intercept"])
+        xp = array_namespace(state["coef_t"])
+        state["average_t"] = xp.zeros_like(state["coef_t"])
+        state["average_intercept"] = xp.zeros_like(state["intercept"])
     state["n_averaged"] += 1
     share = (1 + recent) / (state["n_averaged"] + recent)
     state["average_t"] += (state["coef_t"] - state["average_t"]) * share
@@ -755,11 +882,12 @@ def accumulate_average(state, recent=0):
 
 def penalty_value(coef_t, alpha_l1, alpha_l2):
     """``alpha_l1 * ||W||_1 + alpha_l2 / 2 * ||W||^2``."""
+    xp = array_namespace(coef_t)
     value = 0.0
     if alpha_l2:
-        value += 0.5 * alpha_l2 * float(np.vdot(coef_t, coef_t))
+        value += 0.5 * alpha_l2 * float(xp.sum(coef_t * coef_t))
     if alpha_l1:
-        value += alpha_l1 * float(np.abs(coef_t).sum())
+        value += alpha_l1 * float(xp.sum(xp.abs(coef_t)))
     return value
 
 

@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.utils import check_random_state, compute_class_weight, gen_batches
+from sklearn.utils._array_api import check_same_namespace
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
@@ -29,6 +30,15 @@ from sklearn.utils.validation import (
 from threadpoolctl import threadpool_limits
 
 from sksoftmax import _optim
+from sksoftmax._array_api import (
+    array_namespace,
+    copy_of,
+    device_of,
+    float64_on,
+    from_numpy,
+    to_numpy,
+    widest_float,
+)
 from sksoftmax._losses import LOSSES, log_softmax, softmax
 
 # max_iter="auto": at least this many epochs, and enough epochs for this many
@@ -64,10 +74,25 @@ SKEW_SAMPLE = 4096
 
 
 def _compute_dtype(X):
-    """float32/float64 stay as they are; small integers (images) fit in float32."""
-    if X.dtype in (np.float32, np.float64):
-        return X.dtype.type
-    return np.float32 if X.dtype.itemsize <= 2 else np.float64
+    """float32/float64 stay as they are; small integers (images) fit in float32.
+
+    A dtype of X's namespace; float32 where X's device has no float64.
+    """
+    xp = array_namespace(X)
+    if X.dtype in (xp.float32, xp.float64):
+        return X.dtype
+    if xp.isdtype(X.dtype, "bool"):
+        bits = 1
+    elif xp.isdtype(X.dtype, "integral"):
+        bits = xp.iinfo(X.dtype).bits
+    else:  # float16
+        bits = xp.finfo(X.dtype).bits
+    return xp.float32 if bits <= 16 else widest_float(xp, device_of(X))
+
+
+def _host_dtype(array):
+    """NumPy's float dtype of the same width as ``array``'s, for its limits."""
+    return np.float32 if array.dtype == array_namespace(array).float32 else np.float64
 
 
 def _minibatches(X, order, batch_size, dtype):
@@ -84,6 +109,13 @@ def _minibatches(X, order, batch_size, dtype):
         if np.array_equal(order, np.arange(order.size)):  # one batch: X itself
             yield slice(0, order.size), X
             return
+    xp = array_namespace(X)
+    if xp is not np:  # gathered on X's device
+        order = from_numpy(order, xp, device_of(X))
+        for batch in gen_batches(order.shape[0], batch_size):
+            Xb = xp.take(X, order[batch], axis=0)
+            yield batch, Xb if Xb.dtype == dtype else xp.astype(Xb, dtype)
+        return
     gathered = np.empty((batch_size, X.shape[1]), dtype=X.dtype)
     converted = gathered if X.dtype == dtype else np.empty_like(gathered, dtype)
     for batch in gen_batches(order.size, batch_size):
@@ -100,6 +132,8 @@ def _blas_threads(X, batch_size, n_classes):
 
     The rule is BLAS_THREADS_FROM; sparse products do not use BLAS.
     """
+    if not (sp.issparse(X) or isinstance(X, np.ndarray)):
+        return contextlib.nullcontext()  # another library's arrays
     if sp.issparse(X) or batch_size * X.shape[1] * n_classes < BLAS_THREADS_FROM:
         return threadpool_limits(limits=1, user_api="blas")
     return contextlib.nullcontext()
@@ -329,6 +363,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     the threads of their workers. The last digits of the weights depend on
     the number of threads.
 
+    Under ``sklearn.set_config(array_api_dispatch=True)`` (with the
+    environment variable ``SCIPY_ARRAY_API=1``), PyTorch, CuPy and other array
+    API arrays are fitted and predicted in their own namespace, on their
+    device; ``coef_``, ``intercept_`` and the methods' outputs are arrays of
+    that namespace, ``classes_`` stays NumPy. See the user guide's page on GPUs
+    and other array libraries.
+
     Examples
     --------
     >>> from sklearn.datasets import load_iris
@@ -423,6 +464,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.array_api_support = True
         return tags
 
     # ----------------------------------------------------------------- fitting
@@ -494,6 +536,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         warm = self.warm_start and hasattr(self, "coef_")
         previous_classes = getattr(self, "classes_", None)
         X, y = self._validate_X_y(X, y, reset=not warm)
+        if warm:
+            check_same_namespace(X, self, attribute="coef_", method="fit")
         classes, y_index = np.unique(y, return_inverse=True)
         if classes.size < 2:
             raise ValueError(
@@ -542,7 +586,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 " validation set yourself and score it between calls."
             )
         X, y = self._validate_X_y(X, y, reset=first_call)
-        _check_partial_fit_first_call(self, classes)
+        if not first_call:
+            check_same_namespace(X, self, attribute="coef_", method="partial_fit")
+        _check_partial_fit_first_call(self, to_numpy(classes))
         if self.classes_.size < 2:
             raise ValueError(
                 f"classes must hold at least 2 labels, got {self.classes_.tolist()}."
@@ -581,6 +627,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         X, y = validate_data(
             self, X, y, accept_sparse="csr", dtype="numeric", reset=reset
         )
+        # The labels are bookkeeping: they live on the host, as NumPy.
+        y = to_numpy(y)
         check_classification_targets(y)
         if sp.issparse(X) and X.dtype not in (np.float32, np.float64):
             X = X.astype(np.float64)
@@ -590,7 +638,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         """sample_weight times class_weight (float64); None if both are unit."""
         if sample_weight is None and self.class_weight is None:
             return None  # unit weights: the minibatch loop skips the products
-        weights = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        # On the host, as NumPy, like the labels (y_index stands for X's rows).
+        weights = _check_sample_weight(
+            to_numpy(sample_weight), y_index, dtype=np.float64
+        )
         if self.class_weight is not None:
             per_class = compute_class_weight(
                 self.class_weight, classes=self.classes_, y=self.classes_[y_index]
@@ -637,14 +688,18 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         The momentum of the last call carries over when ``continue_optimizer``
         and ``coef_`` and ``intercept_`` are still the ones it published.
         """
+        xp, device = array_namespace(X), device_of(X)
         dtype = _compute_dtype(X)
-        if from_published and self.coef_.dtype == np.float64:
-            dtype = np.float64  # a float64 model stays float64
+        if from_published and self.coef_.dtype == xp.float64:
+            dtype = xp.float64  # a float64 model stays float64
         n_classes, n_features = self.classes_.size, X.shape[1]
         if not from_published:
-            coef_t = np.zeros((n_features, n_classes), dtype=dtype)
-            return _optim.new_state(coef_t, np.zeros(n_classes, dtype=dtype), rng)
-        coef, intercept = np.asarray(self.coef_), np.asarray(self.intercept_)
+            coef_t = xp.zeros((n_features, n_classes), dtype=dtype, device=device)
+            intercept = xp.zeros(n_classes, dtype=dtype, device=device)
+            return _optim.new_state(coef_t, intercept, rng)
+        coef, intercept = self.coef_, self.intercept_
+        if xp is np:  # written by the user as lists, say
+            coef, intercept = np.asarray(coef), np.asarray(intercept)
         if coef.ndim != 2 or coef.shape[-1] != n_features:
             raise ValueError(
                 f"X has {n_features} features, but the fitted coef_ has shape"
@@ -659,7 +714,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 f" ({rows},) (one row for two classes, as in scikit-learn's"
                 " linear models) to train further from them."
             )
-        if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
+        if not (xp.all(xp.isfinite(coef)) and xp.all(xp.isfinite(intercept))):
             raise ValueError(
                 "coef_ or intercept_ holds NaN or infinite values: further"
                 " training needs finite ones. Set warm_start=False to start"
@@ -674,29 +729,36 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             if "velocity_t" in old and self._published_by(old):
                 for key in ("coef_t", "intercept", "velocity_t", "velocity_intercept"):
                     if old[key] is not None:
-                        state[key] = old[key].astype(dtype)
+                        state[key] = xp.astype(old[key], dtype)
                 if old["n_averaged"]:
-                    state["average_t"] = old["average_t"].copy()
-                    state["average_intercept"] = old["average_intercept"].copy()
+                    state["average_t"] = copy_of(old["average_t"])
+                    state["average_intercept"] = copy_of(old["average_intercept"])
                     state["n_averaged"] = old["n_averaged"]
         return state
 
     def _multinomial_from_published(self, dtype):
         """(coef_t, intercept) with one column per class, from coef_/intercept_."""
-        coef, intercept = np.asarray(self.coef_), np.asarray(self.intercept_)
+        coef, intercept = self.coef_, self.intercept_
+        if isinstance(coef, (list, tuple)) or isinstance(intercept, (list, tuple)):
+            coef, intercept = np.asarray(coef), np.asarray(intercept)
+        xp = array_namespace(coef)
         if coef.shape[0] == 1 and self.classes_.size == 2:
             # Binary: the published row is w1 - w0; split it symmetrically.
-            coef_t = np.stack([-0.5 * coef[0], 0.5 * coef[0]], axis=1)
-            intercept = np.array([-0.5 * intercept[0], 0.5 * intercept[0]])
+            coef_t = xp.stack([-0.5 * coef[0, :], 0.5 * coef[0, :]], axis=1)
+            intercept = xp.stack([-0.5 * intercept[0], 0.5 * intercept[0]])
         else:
             coef_t = coef.T
-        return coef_t.astype(dtype), intercept.astype(dtype)
+        return xp.astype(coef_t, dtype), xp.astype(intercept, dtype)
 
     def _published_by(self, state):
         """Whether coef_ and intercept_ are what ``state`` published last."""
         coef, intercept = self._publishable(state)
-        return np.array_equal(coef, self.coef_) and np.array_equal(
-            intercept, self.intercept_
+        xp = array_namespace(coef)
+        return all(
+            type(new) is type(published)
+            and new.shape == published.shape
+            and bool(xp.all(new == published))
+            for new, published in [(coef, self.coef_), (intercept, self.intercept_)]
         )
 
     def _set_up_optimizer(
@@ -705,17 +767,24 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         """Moments, preconditioner, step size and penalty for this call."""
         moments = _optim.feature_moments(X, rows, weights)
         previous = state["moments"]
-        if previous is not None:
+        if previous is not None:  # (on the host, even if the model was moved)
+            previous = {key: to_numpy(value) for key, value in previous.items()}
             moments = _optim.merge_moments(previous, moments)
         state["moments"] = moments
-        dtype = state["coef_t"].dtype
-        extreme = _optim.extreme_features(moments, dtype)
-        if dtype == np.float32 and (
-            extreme.size or _optim.logit_rounding(moments, dtype) > MAX_LOGIT_ROUNDING
+        xp, device = array_namespace(X), device_of(X)
+        dtype, host_dtype = state["coef_t"].dtype, _host_dtype(state["coef_t"])
+        extreme = _optim.extreme_features(moments, host_dtype)
+        if (
+            host_dtype == np.float32
+            and float64_on(xp, device)
+            and (
+                extreme.size
+                or _optim.logit_rounding(moments, host_dtype) > MAX_LOGIT_ROUNDING
+            )
         ):
-            dtype = np.dtype(np.float64)  # float32 cannot resolve these logits
+            dtype, host_dtype = xp.float64, np.float64  # float32 cannot resolve them
             _optim.astype_state(state, dtype)
-            extreme = _optim.extreme_features(moments, dtype)
+            extreme = _optim.extreme_features(moments, host_dtype)
         if extreme.size:
             first = extreme[0]
             raise ValueError(
@@ -732,7 +801,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         centered = self.fit_intercept
         if steps == "touched rows":  # centring a feature means stepping it always
             centered = centered & _optim.frequent_features(moments, batch_size)
-        center, scale = _optim.preconditioner(moments, batch_size, centered, dtype)
+        center, scale = _optim.preconditioner(moments, batch_size, centered, host_dtype)
         state["center"], state["scale"], state["steps"] = center, scale, steps
         curvatures = self._set_up_sampling(state, X, rows, weights, centered, streaming)
         curvature = _optim.batch_curvature(
@@ -782,7 +851,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         load = curvatures if weights is None else curvatures * weights[checked]
         if load.max() <= IMPORTANCE_SKEW * load.mean():
             return curvatures if checked is rows else None
-        dtype = state["coef_t"].dtype
+        dtype = _host_dtype(state["coef_t"])
         center, scale = _optim.preconditioner(state["moments"], None, centered, dtype)
         curvatures = _optim.row_curvatures(X, rows, center, scale, self.fit_intercept)
         probabilities, draw_weights = _optim.importance_sampling(
@@ -866,13 +935,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 "The training samples' weights are all zero: give some samples"
                 " a positive weight."
             )
-        dtype = state["coef_t"].dtype
-        step_weights = (
-            None if weights is None else (weights / mean_weight).astype(dtype)
-        )
+        step_weights = None if weights is None else weights / mean_weight
         draw_weights = state["draw_weights"]
-        if draw_weights is not None:
-            draw_weights = draw_weights.astype(dtype)
         alpha_l1, alpha_l2 = self._penalty_alphas(state["n_samples"])
         batch_size = state["batch_size"]
         accelerated = state["steps"] == "accelerated"
@@ -893,9 +957,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         # started if that was worse on this data (a continued model on a new
         # chunk); the latter costs a pass over X and is only taken if needed.
         floor = mean_weight * _zero_model_loss(
-            loss_function, y_index[rows], step_weights, rows, self.classes_.size, dtype
+            loss_function, y_index[rows], step_weights, rows, state["coef_t"]
         )
-        start_checked = not np.any(state["coef_t"]) and not np.any(state["intercept"])
+        xp = array_namespace(state["coef_t"])
+        start_checked = not (xp.any(state["coef_t"]) or xp.any(state["intercept"]))
         steps_per_epoch = math.ceil(n_train / batch_size)
         average_from, recent = self._averaging(streaming)
         best_coef, no_improvement, backtracks = None, 0, 0
@@ -1059,7 +1124,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             etas = eta / (1 + progress) ** self.power_t
         else:
             etas = np.full(progress.shape, eta)
-        return etas.astype(state["coef_t"].dtype)
+        return etas.astype(_host_dtype(state["coef_t"])).tolist()
 
     def _epoch_order(self, rows, state, batch_size):
         """The rows in the order the minibatches read them."""
@@ -1115,23 +1180,26 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         coef_t, intercept = state["coef_t"], state["intercept"]
         if state["n_averaged"]:
             coef_t, intercept = state["average_t"], state["average_intercept"]
+        xp = array_namespace(coef_t)
         if coef_t.shape[1] == 2:  # binary: one row, the difference of the two logits
             return (
-                (coef_t[:, 1] - coef_t[:, 0])[None, :],
-                np.atleast_1d(intercept[1] - intercept[0]),
+                xp.reshape(coef_t[:, 1] - coef_t[:, 0], (1, -1)),
+                xp.reshape(intercept[1] - intercept[0], (1,)),
             )
         if not copy:
             return coef_t.T, intercept
-        return coef_t.T.copy(), intercept.copy()
+        return copy_of(coef_t.T), copy_of(intercept)
 
     def _validation_score(self, X, y_index, weights, validation, published):
         """Weighted accuracy of the ``published`` model on ``X[validation]``."""
         coef, intercept = published
+        xp = array_namespace(coef)
         correct = np.empty(validation.size, dtype=bool)
         for rows in _optim.row_chunks(validation.size, X.shape[1]):
             chunk = validation[rows]
-            scores = _scores(X[chunk], coef, intercept)
-            correct[rows] = _as_logits(scores).argmax(axis=1) == y_index[chunk]
+            scores = _scores(_optim.take_rows(X, chunk), coef, intercept)
+            best = to_numpy(xp.argmax(_as_logits(scores), axis=1))
+            correct[rows] = best == y_index[chunk]
         if weights is not None:
             weights = weights[validation]
         return float(np.average(correct, weights=weights))
@@ -1153,25 +1221,31 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             ``classes_[0]`` (positive means ``classes_[1]``); otherwise one logit
             per class. Scores beyond the floating-point range are infinite.
         """
+        X = self._validated(X, "decision_function")
         with np.errstate(over="ignore", invalid="ignore"):
-            scores = _scores(self._validated(X), self.coef_, self.intercept_)
-        return scores.ravel() if scores.shape[1] == 1 else scores
+            scores = _scores(X, self.coef_, self.intercept_)
+        if scores.shape[1] == 1:
+            return array_namespace(scores).reshape(scores, (-1,))
+        return scores
 
-    def _validated(self, X):
+    def _validated(self, X, method):
         check_is_fitted(self)
         # scikit-learn's finiteness check sums X: +1e308 and -1e308 make it warn.
         with np.errstate(over="ignore", invalid="ignore"):
-            return validate_data(
+            X = validate_data(
                 self, X, accept_sparse="csr", dtype="numeric", reset=False
             )
+        check_same_namespace(X, self, attribute="coef_", method=method)
+        return X
 
-    def _relative_logits(self, X):
+    def _relative_logits(self, X, method):
         """Logits up to a per-row constant, finite for every finite input."""
-        X = self._validated(X)
+        X = self._validated(X, method)
         with np.errstate(over="ignore", invalid="ignore"):
             logits = _as_logits(_scores(X, self.coef_, self.intercept_))
-        broken = ~np.isfinite(logits).all(axis=1)
-        if broken.any():  # overflow: redo those rows from rescaled inputs
+        xp = array_namespace(logits)
+        broken = ~xp.all(xp.isfinite(logits), axis=1)
+        if xp.any(broken):  # overflow: redo those rows from rescaled inputs
             logits[broken] = _limit_logits(X[broken], self.coef_, self.intercept_)
         return logits
 
@@ -1188,8 +1262,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,)
             The most probable class of each sample.
         """
-        best = self._relative_logits(X).argmax(axis=1)  # checks fitted first
-        return self.classes_[best]
+        logits = self._relative_logits(X, "predict")  # checks fitted first
+        xp = array_namespace(logits)
+        best = xp.argmax(logits, axis=1)
+        if xp is np:
+            return self.classes_[best]
+        if self.classes_.dtype.kind not in "biuf":  # labels only NumPy holds
+            return self.classes_[to_numpy(best)]
+        return xp.take(xp.asarray(self.classes_, device=device_of(logits)), best)
 
     def predict_proba(self, X):
         """Estimate class probabilities, the softmax of the logits.
@@ -1205,9 +1285,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             Probability of each class, in the order of ``classes_``; finite,
             and each row sums to one, for any finite input.
         """
-        logits = self._relative_logits(X)
+        logits = self._relative_logits(X, "predict_proba")
         with np.errstate(over="ignore"):  # -inf for classes of probability 0
-            return np.ascontiguousarray(softmax(logits))
+            proba = softmax(logits)
+        if isinstance(proba, np.ndarray):
+            return np.ascontiguousarray(proba)
+        return proba
 
     def predict_log_proba(self, X):
         """Compute the log of the class probabilities, stably.
@@ -1223,11 +1306,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             Log-probability of each class, in the order of ``classes_``; finite
             for any finite input (at least the dtype's most negative number).
         """
-        logits = self._relative_logits(X)
+        logits = self._relative_logits(X, "predict_log_proba")
+        xp = array_namespace(logits)
         with np.errstate(over="ignore"):
-            log_proba = log_softmax(logits)
-        np.maximum(log_proba, np.finfo(log_proba.dtype).min, out=log_proba)
-        return np.ascontiguousarray(log_proba)
+            log_proba = xp.clip(log_softmax(logits), min=xp.finfo(logits.dtype).min)
+        if xp is np:
+            return np.ascontiguousarray(log_proba)
+        return log_proba
 
 
 # Its public home, for pickle, skops and the docs: a saved model names no
@@ -1255,27 +1340,28 @@ def _run_epoch(
     Returns the weighted sum of the minibatch losses, or None as soon as one is
     not finite (the steps diverged).
     """
-    state = stepper.state
-    dtype = state["coef_t"].dtype
-    n_classes = state["coef_t"].shape[1]
-    # Everything indexed by sample is put in batch order once per epoch.
-    y_order = y_index[order]
-    weights_order = None if weights is None else weights[order]
-    one_hot = np.eye(n_classes, dtype=dtype)
+    coef_t = stepper.state["coef_t"]
+    xp, device, dtype = array_namespace(coef_t), device_of(coef_t), coef_t.dtype
+    # Everything indexed by sample is put in batch order once per epoch, on
+    # the weights' device.
+    y_order = from_numpy(y_index[order], xp, device)
+    weights_order = None
+    if weights is not None:
+        weights_order = xp.astype(from_numpy(weights[order], xp, device), dtype)
     # Targets are column-major like the losses' work arrays: mixing the two
     # memory orders would slow every elementwise operation on them.
-    targets_t = np.empty((n_classes, batch_size), dtype=dtype)
+    one_hot = xp.eye(coef_t.shape[1], dtype=dtype, device=device)
     loss_sum = 0.0
     # Overflow is detected from the losses and handled by the caller.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         batches = _minibatches(X, order, batch_size, dtype)
         for (batch, Xb), eta in zip(batches, etas, strict=True):
             m = Xb.shape[0]
-            Yb = one_hot.take(y_order[batch], axis=1, out=targets_t[:, :m]).T
+            Yb = xp.take(one_hot, y_order[batch], axis=1).T
             raw = stepper.logits(Xb)
             sample_loss, grad = _loss_and_gradient(loss_function, Yb, raw)
             if weights_order is None:
-                batch_loss = float(sample_loss.sum())
+                batch_loss = float(xp.sum(sample_loss))
             else:
                 batch_weights = weights_order[batch]
                 batch_loss = float(sample_loss @ batch_weights)
@@ -1298,18 +1384,22 @@ def _loss_and_gradient(loss_function, targets, raw):
     return loss_function.loss(targets, raw), loss_function.gradient(targets, raw)
 
 
-def _zero_model_loss(loss_function, y_index, weights, rows, n_classes, dtype):
+def _zero_model_loss(loss_function, y_index, weights, rows, coef_t):
     """Mean (normalized-weight) loss of the all-zero model: the floor to beat.
 
-    It is also the first call of the loss: what it returns is checked here.
+    It is also the first call of the loss, in the namespace of ``coef_t``:
+    what it returns is checked here.
     """
-    targets, logits = np.eye(n_classes, dtype=dtype), np.zeros((n_classes,) * 2, dtype)
+    xp, device = array_namespace(coef_t), device_of(coef_t)
+    n_classes, dtype = coef_t.shape[1], coef_t.dtype
+    targets = xp.eye(n_classes, dtype=dtype, device=device)
+    logits = xp.zeros((n_classes, n_classes), dtype=dtype, device=device)
     per_class, gradient = _loss_and_gradient(loss_function, targets, logits)
     _check_loss_output(loss_function, per_class, gradient, logits)
     counts = np.bincount(
         y_index, weights=None if weights is None else weights[rows], minlength=n_classes
     )
-    return float(per_class @ counts) / y_index.size
+    return float(to_numpy(per_class).astype(np.float64) @ counts) / y_index.size
 
 
 def _diverged(objective, floor, streaming):
@@ -1335,14 +1425,22 @@ def _mean_loss(loss_function, X, y_index, weights, rows, weights_of):
     total = 0.0
     for chunk in _optim.row_chunks(rows.size, X.shape[1]):
         chunk_rows = rows[chunk]
-        raw = _scores(X[chunk_rows], coef, intercept)
-        targets = np.eye(coef.shape[0], dtype=raw.dtype)[y_index[chunk_rows]]
+        raw = _scores(_optim.take_rows(X, chunk_rows), coef, intercept)
+        targets = _one_hot(y_index[chunk_rows], raw)
         with np.errstate(all="ignore"):
-            losses = np.asarray(loss_function.loss(targets, raw), dtype=np.float64)
+            losses = to_numpy(loss_function.loss(targets, raw)).astype(np.float64)
         if weights is not None:
             losses = losses * weights[chunk_rows]
         total += float(losses.sum())
     return total / rows.size
+
+
+def _one_hot(y_index, raw):
+    """One-hot targets of host labels, in the namespace, device and dtype of
+    the logits ``raw``."""
+    xp, device = array_namespace(raw), device_of(raw)
+    eye = xp.eye(raw.shape[1], dtype=raw.dtype, device=device)
+    return xp.take(eye, from_numpy(y_index, xp, device), axis=0)
 
 
 _ITERATE = ("coef_t", "intercept", "average_t", "average_intercept")
@@ -1370,34 +1468,37 @@ def _snapshot(state):
     zero, which takes no memory.
     """
     saved = {
-        key: None if state[key] is None else state[key].copy() for key in _ITERATE[1:]
+        key: None if state[key] is None else copy_of(state[key]) for key in _ITERATE[1:]
     }
     coef_t = state["coef_t"]
-    if not coef_t.any():
-        saved["coef_t"] = np.broadcast_to(coef_t.dtype.type(0), coef_t.shape)
+    xp = array_namespace(coef_t)
+    if not xp.any(coef_t):
+        zero = xp.zeros((), dtype=coef_t.dtype, device=device_of(coef_t))
+        saved["coef_t"] = xp.broadcast_to(zero, coef_t.shape)
     else:
-        saved["coef_t"] = coef_t.copy()
+        saved["coef_t"] = copy_of(coef_t)
     return saved | {"n_averaged": state["n_averaged"]}
 
 
 def _restore(state, saved):
     """Go back to the weights of ``saved``."""
     for key in _ITERATE:
-        state[key] = None if saved[key] is None else saved[key].copy()
+        state[key] = None if saved[key] is None else copy_of(saved[key])
     state["n_averaged"] = saved["n_averaged"]
 
 
 def _loss_fault(loss_function, X, y_index, rows, state):
     """A message if the loss gives non-finite values at finite logits, else None."""
     head = rows[: state["batch_size"]]
-    Xb = X[head].astype(state["coef_t"].dtype)
-    raw = np.asarray(Xb @ state["coef_t"] + state["intercept"])
-    targets = np.eye(state["coef_t"].shape[1], dtype=raw.dtype)[y_index[head]]
-    if not np.isfinite(raw).all():
+    raw = _scores(_optim.take_rows(X, head), state["coef_t"].T, state["intercept"])
+    xp = array_namespace(raw)
+    if not xp.all(xp.isfinite(raw)):
         return None
     with np.errstate(all="ignore"):
-        loss, grad = _loss_and_gradient(loss_function, targets, raw)
-    if np.isfinite(loss).all() and np.isfinite(grad).all():
+        loss, grad = _loss_and_gradient(
+            loss_function, _one_hot(y_index[head], raw), raw
+        )
+    if xp.all(xp.isfinite(loss)) and xp.all(xp.isfinite(grad)):
         return None
     name = type(loss_function).__name__
     return (
@@ -1410,16 +1511,20 @@ def _loss_fault(loss_function, X, y_index, rows, state):
 def _check_loss_output(loss_function, sample_loss, grad, raw):
     """Name the mistake when a user's loss returns something unusable."""
     name = type(loss_function).__name__
+    xp = array_namespace(raw)
     for what, value, shape in [
         ("loss", sample_loss, raw.shape[:1]),
         ("gradient", grad, raw.shape),
     ]:
-        if not isinstance(value, np.ndarray):
+        if not _is_array_of(value, xp):
+            kind = "a NumPy array" if xp is np else f"an array of {xp.__name__}"
             raise TypeError(
-                f"{name}.{what} must return a NumPy array of shape {shape}; got"
-                f" {type(value).__name__}. Wrap the result in np.asarray."
+                f"{name}.{what} must return {kind} (the logits' namespace) of"
+                f" shape {shape}; got {type(value).__name__}. Compute it with"
+                " the namespace of its inputs: xp ="
+                " sksoftmax.losses.array_namespace(raw_prediction)."
             )
-        if value.dtype.kind != "f":
+        if not xp.isdtype(value.dtype, "real floating"):
             raise TypeError(
                 f"{name}.{what} must return real floating-point values (the"
                 f" logits' dtype, {raw.dtype}); got {value.dtype}."
@@ -1431,14 +1536,27 @@ def _check_loss_output(loss_function, sample_loss, grad, raw):
             )
 
 
+def _is_array_of(value, xp):
+    """Whether ``value`` is an array of namespace ``xp``."""
+    if xp is np:
+        return isinstance(value, np.ndarray)
+    try:
+        return array_namespace(value) is xp
+    except TypeError:
+        return False
+
+
 def _scores(X, coef, intercept):
     """``X @ coef.T + intercept`` for validated X, shape (n_samples, n_rows)."""
     if sp.issparse(X) or X.dtype == coef.dtype:
         return X @ coef.T + intercept
     # Convert a chunk at a time: never a float copy of all of X.
-    scores = np.empty((X.shape[0], coef.shape[0]), dtype=coef.dtype)
-    for rows in _optim.row_chunks(*X.shape):
-        np.matmul(X[rows].astype(coef.dtype), coef.T, out=scores[rows])
+    xp = array_namespace(coef)
+    parts = [
+        xp.astype(X[rows, ...], coef.dtype) @ coef.T
+        for rows in _optim.row_chunks(*X.shape)
+    ]
+    scores = xp.concat(parts, axis=0) if len(parts) != 1 else parts[0]
     scores += intercept
     return scores
 
@@ -1446,7 +1564,8 @@ def _scores(X, coef, intercept):
 def _as_logits(scores):
     """One logit per class, also for two classes (a zero logit for classes_[0])."""
     if scores.shape[1] == 1:
-        return np.column_stack([np.zeros_like(scores), scores])
+        xp = array_namespace(scores)
+        return xp.concat([xp.zeros_like(scores), scores], axis=1)
     return scores
 
 
@@ -1459,15 +1578,17 @@ def _limit_logits(X, coef, intercept):
     product only overflows to ``-inf`` towards classes of zero probability,
     which the result floors at the dtype's most negative number.
     """
-    X = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
-    size = np.abs(X).max(axis=1, keepdims=True)
-    size[size == 0] = 1.0
-    reduced = _as_logits((X / size) @ coef.T.astype(np.float64))
-    reduced -= reduced.max(axis=1, keepdims=True)
+    xp, device = array_namespace(coef), device_of(coef)
+    wide = widest_float(xp, device)
+    X = xp.astype(X.toarray() if sp.issparse(X) else X, wide)
+    size = xp.max(xp.abs(X), axis=1, keepdims=True)
+    size = xp.where(size == 0, xp.ones_like(size), size)
+    reduced = _as_logits((X / size) @ xp.astype(coef.T, wide))
+    reduced -= xp.max(reduced, axis=1, keepdims=True)
     with np.errstate(over="ignore"):
-        logits = reduced * size + _as_logits(intercept[None, :].astype(np.float64))
+        logits = reduced * size + _as_logits(xp.astype(intercept[None, :], wide))
     dtype = coef.dtype
-    return np.maximum(logits, np.finfo(dtype).min).astype(dtype)
+    return xp.astype(xp.clip(logits, min=xp.finfo(dtype).min), dtype)
 
 
 def _print_progress(history, seconds):

@@ -5,6 +5,7 @@ and their gradient with respect to the logits; see :class:`BaseLoss` for the
 protocol and how to write your own.
 """
 
+from sksoftmax._array_api import array_namespace
 from sksoftmax._losses import (
     AbsoluteErrorLoss,
     BaseLoss,
@@ -23,6 +24,7 @@ __all__ = [
     "FocalLoss",
     "HuberLoss",
     "SquaredErrorLoss",
+    "array_namespace",
     "log_softmax",
     "softmax",
 ]

@@ -6,19 +6,24 @@ by the environment variable ``SKSOFTMAX_TEST_DATA``, else in
 marked ``real_data`` and skipped when they are absent.
 """
 
-import gzip
-import hashlib
 import os
-import struct
-import threading
-import time
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
-import numpy as np
-import pytest
+# scikit-learn's array API dispatch (tests/test_array_api.py, and its common
+# checks of array API support) needs SciPy's, which is read at SciPy's import.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
-from sksoftmax import _datasets, fetch_fashion_mnist
+import gzip  # noqa: E402
+import hashlib  # noqa: E402
+import struct  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from sksoftmax import _datasets, fetch_fashion_mnist  # noqa: E402
 
 REAL_DATA_ENV = "SKSOFTMAX_TEST_DATA"
 REAL_DATA_DIR = Path(

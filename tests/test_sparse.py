@@ -3,8 +3,9 @@
 Without momentum (the default for sparse X), a step reads and writes only the
 weights of the features its minibatch holds; the penalty's shrinking of every
 weight is kept implicit. These tests check that those steps are exactly the
-general ones, that they reach the same optimum, and that a wide problem is
-fitted without dense temporaries.
+general ones, that they reach the same optimum, that a wide problem is
+fitted without dense temporaries, and that the feature moments of sparse X are
+those of the data dense, computed in a few vectors of n_features.
 """
 
 import tracemalloc
@@ -140,3 +141,63 @@ def test_wide_sparse_fit_makes_no_dense_temporaries():
     tracemalloc.stop()
     assert clf.coef_.dtype == np.float32
     assert peak < 4 * weights, f"peak {peak / weights:.2f} x the weights"
+
+
+def _offset_text(n_samples=900, n_features=400, seed=0):
+    """Text-like counts, plus two dense features far from zero and one of
+    constant non-zero value with some zeros: the cancellation cases."""
+    X, y = _text_like(n_samples, n_features, n_classes=3, density=0.02, seed=seed)
+    rng = np.random.default_rng(seed)
+    X = X.tolil()
+    X[:, 0] = 1e4 + rng.standard_normal((n_samples, 1))
+    X[:, 1] = 100 + 0.01 * rng.standard_normal((n_samples, 1))
+    X[::3, 2] = 7.0
+    return X.tocsr(), y
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sparse_moments_stream_to_the_dense_moments(dtype, weighted):
+    # The moments kept in optimizer_state_, and that scale every step, are
+    # those of the data whatever its format, also merged over partial_fit
+    # calls, with sample weights, and in float32 (whose weighted sparse
+    # moments once raised an error).
+    X, y = _offset_text()
+    X = X.astype(dtype)
+    weights = np.random.default_rng(1).random(X.shape[0]) * 3 if weighted else None
+    dense = SoftmaxRegression(max_iter=1).fit(X.toarray(), y, sample_weight=weights)
+    clf = SoftmaxRegression()
+    for chunk in np.array_split(np.arange(X.shape[0]), 3):
+        seen = clf.optimizer_state_["moments"] if chunk[0] else None
+        kept = None if seen is None else {k: np.copy(v) for k, v in seen.items()}
+        part_weights = None if weights is None else weights[chunk]
+        clf.partial_fit(X[chunk], y[chunk], range(3), sample_weight=part_weights)
+        if seen is not None:  # merged into new arrays: the old state is intact
+            for key, value in kept.items():
+                assert_array_equal(seen[key], value)
+    streamed = clf.optimizer_state_["moments"]
+    expected = dense.optimizer_state_["moments"]
+    assert_allclose(streamed["weight"], expected["weight"], rtol=1e-12)
+    assert_allclose(streamed["mean"], expected["mean"], rtol=1e-12, atol=1e-14)
+    assert_allclose(streamed["m2"], expected["m2"], rtol=1e-9, atol=1e-12)
+    assert_array_equal(streamed["low"], expected["low"])
+    assert_array_equal(streamed["high"], expected["high"])
+    assert_array_equal(streamed["nonzero"], (X != 0).sum(axis=0).A1)
+    assert streamed["rows"] == X.shape[0]
+
+
+def test_wide_sparse_moments_hold_a_few_vectors():
+    # On wide data the moments' vectors of n_features, not X's chunks, are
+    # what the set-up of a fit holds beyond the weights: the summary's five,
+    # two for the work and two chunks of X (8 in all), not a second summary
+    # and its temporaries for each chunk (18 in all).
+    n_features = 200_000
+    rng = np.random.default_rng(0)
+    X = sp.random(4000, n_features, 0.0005, "csr", np.float32, rng)
+    vector = n_features * 8
+    tracemalloc.start()
+    moments = _optim.feature_moments(X, np.arange(X.shape[0]), None)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert moments["mean"].shape == (n_features,)
+    assert peak < 10 * vector, f"peak {peak / vector:.1f} vectors of n_features"
