@@ -1337,8 +1337,10 @@ def _run_epoch(
 ):
     """One pass of minibatch steps over ``X[order]``: the hot loop.
 
-    Returns the weighted sum of the minibatch losses, or None as soon as one is
-    not finite (the steps diverged).
+    Returns the weighted sum of the minibatch losses, or None if one is not
+    finite (the steps diverged): NumPy stops at the first; other namespaces sum
+    the losses on their device and check them at the end of the epoch, so that
+    no step waits for the device.
     """
     coef_t = stepper.state["coef_t"]
     xp, device, dtype = array_namespace(coef_t), device_of(coef_t), coef_t.dtype
@@ -1351,7 +1353,7 @@ def _run_epoch(
     # Targets are column-major like the losses' work arrays: mixing the two
     # memory orders would slow every elementwise operation on them.
     one_hot = xp.eye(coef_t.shape[1], dtype=dtype, device=device)
-    loss_sum = 0.0
+    loss_sum, loss_dtype = 0.0, widest_float(xp, device)
     # Overflow is detected from the losses and handled by the caller.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         batches = _minibatches(X, order, batch_size, dtype)
@@ -1361,20 +1363,25 @@ def _run_epoch(
             raw = stepper.logits(Xb)
             sample_loss, grad = _loss_and_gradient(loss_function, Yb, raw)
             if weights_order is None:
-                batch_loss = float(xp.sum(sample_loss))
+                batch_loss = xp.sum(sample_loss)
             else:
                 batch_weights = weights_order[batch]
-                batch_loss = float(sample_loss @ batch_weights)
+                batch_loss = sample_loss @ batch_weights
                 grad = grad * batch_weights[:, None]
-            if not math.isfinite(batch_loss):
-                return None
+            if xp is np:  # stop at the first non-finite loss
+                batch_loss = float(batch_loss)
+                if not math.isfinite(batch_loss):
+                    return None
+            else:  # summed on the device: steps queue up without waiting
+                batch_loss = xp.astype(batch_loss, loss_dtype)
             loss_sum += batch_loss
             stepper.step(grad, eta)
             history["t_"] += m
             if average_from is not None and history["t_"] >= average_from:
                 stepper.accumulate_average(recent)
     stepper.flush()
-    return loss_sum
+    loss_sum = float(loss_sum)
+    return loss_sum if math.isfinite(loss_sum) else None
 
 
 def _loss_and_gradient(loss_function, targets, raw):

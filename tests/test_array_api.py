@@ -260,3 +260,14 @@ def test_dispatch_off_converts_to_numpy_as_before():
         assert_array_equal(model.coef_, reference.coef_)
         proba = model.predict_proba(torch.asarray(X))
     assert isinstance(proba, np.ndarray)
+
+
+def test_divergence_is_caught_on_the_device(namespace):
+    # The losses are summed on the device and checked once per epoch: a step
+    # that is far too large still stops with the error NumPy gives.
+    xp, device = namespace
+    X, y = classification(np.float64)
+    model = SoftmaxRegression(eta0=1e8, learning_rate="constant", random_state=0)
+    with pytest.raises(ValueError, match="diverged"):
+        model.fit(on(xp, device, X * 1e3), y)
+    assert not hasattr(model, "coef_")
