@@ -76,8 +76,12 @@ def widest_float(xp, device):
 
 
 def to_numpy(array):
-    """A NumPy copy on the host of any namespace's array (NumPy arrays as they are)."""
-    if array is None or isinstance(array, np.ndarray):
+    """Any namespace's array as a NumPy array on the host.
+
+    NumPy arrays, scalars and None are returned as they are; a CPU tensor may
+    share its memory with the result.
+    """
+    if array is None or isinstance(array, np.ndarray) or np.isscalar(array):
         return array
     if array_api_compat.is_torch_array(array):
         return array.detach().cpu().numpy()
@@ -90,11 +94,17 @@ def to_numpy(array):
     return np.asarray(array)
 
 
-def from_numpy(array, xp, device):
-    """A NumPy array in namespace ``xp`` on ``device`` (itself for NumPy)."""
-    if xp is np or array is None:
-        return array
-    return xp.asarray(array, device=device)
+def from_numpy(array, xp, device, dtype=None):
+    """A host NumPy array in namespace ``xp`` on ``device``, as ``dtype``.
+
+    Converted on the host first: a device without float64 never sees one, and
+    half the bytes cross. NumPy arrays stay themselves when they need no cast.
+    """
+    if array is None:
+        return None
+    if dtype is not None:  # NumPy's float of the same width as the xp dtype
+        array = array.astype(np.float32 if dtype == xp.float32 else np.float64)
+    return array if xp is np else xp.asarray(array, device=device)
 
 
 def copy_of(array):

@@ -276,7 +276,7 @@ class CrossEntropyLoss(BaseLoss):
     def _smoothed(self, y_true):
         if not self.label_smoothing:
             return y_true
-        eps = self.label_smoothing
+        eps = float(self.label_smoothing)  # a Python float mixes with any namespace
         return (1 - eps) * y_true + eps / y_true.shape[1]
 
     def loss(self, y_true, raw_prediction):
@@ -423,11 +423,12 @@ class HuberLoss(_ResidualLoss):
     def _residual_loss(self, residual):
         xp = array_namespace(residual)
         abs_residual = xp.abs(residual)
-        quadratic = xp.clip(abs_residual, max=self.delta)
+        quadratic = xp.clip(abs_residual, max=float(self.delta))
         return quadratic * (abs_residual - 0.5 * quadratic)
 
     def _residual_derivative(self, residual):
-        return array_namespace(residual).clip(residual, min=-self.delta, max=self.delta)
+        delta = float(self.delta)
+        return array_namespace(residual).clip(residual, min=-delta, max=delta)
 
 
 class FocalLoss(BaseLoss):
@@ -463,7 +464,7 @@ class FocalLoss(BaseLoss):
     def loss(self, y_true, raw_prediction):
         xp = array_namespace(raw_prediction)
         log_proba = log_softmax(raw_prediction)
-        focal = (-xp.expm1(log_proba)) ** self.gamma
+        focal = (-xp.expm1(log_proba)) ** float(self.gamma)
         return -xp.sum(y_true * focal * log_proba, axis=1)
 
     def gradient(self, y_true, raw_prediction):
@@ -474,12 +475,13 @@ class FocalLoss(BaseLoss):
         log_proba = log_softmax(raw_prediction)
         proba = xp.exp(log_proba)
         complement = -xp.expm1(log_proba)  # 1 - p, accurate when p is near 1
-        focal = complement**self.gamma
+        gamma = float(self.gamma)
+        focal = complement**gamma
         loss = -xp.sum(y_true * focal * log_proba, axis=1)
         # p_k * dloss/dp_k, written without 1/p_k. (1 - p)^(gamma - 1) is taken as
         # focal / (1 - p): it multiplies p log p, which -> 0 as p -> 1.
         tiny = xp.finfo(proba.dtype).smallest_normal
-        gamma_term = self.gamma * focal / xp.clip(complement, min=tiny)
+        gamma_term = gamma * focal / xp.clip(complement, min=tiny)
         scaled = y_true * (gamma_term * proba * log_proba - focal)
         return loss, scaled - proba * xp.sum(scaled, axis=1, keepdims=True)
 

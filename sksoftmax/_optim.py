@@ -113,7 +113,7 @@ def _dense_moments(X, rows, weights):
         w = None if weights is None else weights[rows[chunk]]
         weight += diff.shape[0] if w is None else float(w.sum())
         if w is not None:
-            w = xp.astype(from_numpy(w, xp, device), wide)
+            w = from_numpy(w, xp, device, wide)
         total += xp.sum(diff, axis=0) if w is None else w @ diff
         weighted = diff if w is None else diff * w[:, None]
         if xp is np:  # without a temporary: 3x faster
@@ -370,9 +370,7 @@ def row_curvatures(X, rows, center, scale, fit_intercept):
         return norms + scale @ center**2 + intercept
     xp, device = array_namespace(X), device_of(X)
     wide = widest_float(xp, device)
-    center, scale = (
-        xp.astype(from_numpy(v, xp, device), wide) for v in (center, scale)
-    )
+    center, scale = (from_numpy(v, xp, device, wide) for v in (center, scale))
     every_row = rows.size == X.shape[0]
     for chunk in row_chunks(rows.size, X.shape[1]):
         raw = X[chunk, ...] if every_row else take_rows(X, rows[chunk])
@@ -446,7 +444,7 @@ def batch_curvature(
     # The sampled minibatches are taken in X's namespace, on its device.
     xp, device = array_namespace(X), device_of(X)
     wide = widest_float(xp, device)
-    on_device = [xp.astype(from_numpy(v, xp, device), wide) for v in (center, scale)]
+    on_device = [from_numpy(v, xp, device, wide) for v in (center, scale)]
     intercept = 1.0 if fit_intercept else 0.0
     estimates, largest_row = [], 0.0
     for batch in batches:
@@ -458,7 +456,7 @@ def batch_curvature(
             sample = xp.astype(take_rows(X, batch), wide)
             sample_center, sample_scale = on_device
             if batch_weights is not None:
-                batch_weights = xp.astype(from_numpy(batch_weights, xp, device), wide)
+                batch_weights = from_numpy(batch_weights, xp, device, wide)
             norms = ((sample - sample_center) ** 2) @ sample_scale + intercept
             if batch_weights is not None:
                 norms *= batch_weights
@@ -491,11 +489,12 @@ def _power_iteration(sample, center, root_scale, intercept, rng, weights=None):
     """Largest eigenvalue of the standardized (weighted) second moments of
     ``sample``."""
     xp = array_namespace(center)  # that of X, or NumPy for sparse X
+    norm = np.linalg.norm if xp is np else xp.linalg.vector_norm
     vector = rng.standard_normal(sample.shape[1] + 1)
-    vector = xp.astype(from_numpy(vector, xp, device_of(center)), center.dtype)
+    vector = from_numpy(vector, xp, device_of(center), center.dtype)
     eigenvalue = 0.0
     for _ in range(CURVATURE_ITERATIONS):
-        vector /= xp.linalg.vector_norm(vector)
+        vector /= norm(vector)
         scaled = root_scale * vector[:-1]
         projection = sample @ scaled - center @ scaled + intercept * vector[-1]
         if weights is not None:
@@ -504,7 +503,7 @@ def _power_iteration(sample, center, root_scale, intercept, rng, weights=None):
         features = root_scale * (sample.T @ projection - center * total)
         image = xp.concat([features, xp.reshape(intercept * total, (1,))])
         image /= sample.shape[0]
-        eigenvalue = float(xp.linalg.vector_norm(image))
+        eigenvalue = float(norm(image))
         if eigenvalue == 0.0:  # nothing varies: no feature, no intercept
             break
         vector = image
@@ -565,7 +564,8 @@ class Stepper:
     def __init__(self, state, *, momentum, nesterov, fit_intercept, alpha_l1, alpha_l2):
         self.state = state
         coef_t = state["coef_t"]
-        self.xp, device = xp, device = array_namespace(coef_t), device_of(coef_t)
+        xp, device = array_namespace(coef_t), device_of(coef_t)
+        self.xp = xp
         self.batch_size = state["batch_size"]
         self.accelerated = momentum is None
         self.momentum = 0.0 if momentum is None else float(momentum)
@@ -578,18 +578,26 @@ class Stepper:
         # The scale of each entry of coef_t, spelt out: NumPy broadcasts over
         # rows of a few classes slowly.
         scale = np.repeat(state["scale"][:, None], coef_t.shape[1], 1)
-        self.scale = xp.astype(from_numpy(scale, xp, device), coef_t.dtype)
+        self.scale = from_numpy(scale, xp, device, coef_t.dtype)
         if self.accelerated:  # the standardized metric of _next_momentum
             inverse = np.divide(1.0, scale, out=np.zeros_like(scale), where=scale > 0)
-            self.inverse_scale = xp.astype(
-                from_numpy(inverse, xp, device), coef_t.dtype
-            )
-        self.center = xp.astype(from_numpy(state["center"], xp, device), coef_t.dtype)
+            self.inverse_scale = from_numpy(inverse, xp, device, coef_t.dtype)
+        self.center = from_numpy(state["center"], xp, device, coef_t.dtype)
+        # The shrinking of the L2 penalty is the same for a feature's classes.
+        self.feature_scale = from_numpy(state["scale"], xp, device, coef_t.dtype)
+        # NumPy writes into reused buffers: on wide weights (a thousand classes)
+        # an allocation per step costs as much as the step's arithmetic.
+        self.lookahead = np.empty_like(coef_t) if xp is np else None
 
     def _momentum_point(self):
         """``W + beta (W - W_prev)``, where the next step starts from."""
         state = self.state
-        lookahead = state["velocity_t"] * self.momentum
+        if self.lookahead is not None:
+            lookahead = np.multiply(
+                state["velocity_t"], self.momentum, out=self.lookahead
+            )
+        else:
+            lookahead = state["velocity_t"] * self.momentum
         lookahead += state["coef_t"]
         intercept = state["intercept"] + self.momentum * state["velocity_intercept"]
         return lookahead, intercept
@@ -621,11 +629,13 @@ class Stepper:
         coef_t, intercept = state["coef_t"], state["intercept"]
         Xb, point = self._batch
         # Scaling is cheaper on (n_samples, n_classes) than on the step.
-        grad = grad * (-float(eta) / self.batch_size)
+        grad = grad * (-eta / self.batch_size)
         step = Xb.T @ grad  # serves a sparse X_b too
         step_intercept = xp.sum(grad, axis=0)
         if self.fit_intercept:  # the gradient on centred features, by BLAS
-            step -= self.center[:, None] @ step_intercept[None, :]
+            # (np.dot: NumPy's matmul of an outer product is 3x slower)
+            outer = np.dot if xp is np else xp.matmul
+            step -= outer(self.center[:, None], step_intercept[None, :])
         step *= self.scale
         # Nesterov steps from the look-ahead point; the heavy ball from there
         # too, with the gradient taken at the weights themselves.
@@ -638,7 +648,10 @@ class Stepper:
         new_t += start_t
         if self.alpha_l1 or self.alpha_l2:
             new_t, new_intercept = self._proximal(new_t, new_intercept, eta)
-        state["velocity_t"] = new_t - coef_t
+        if xp is np:  # the step's output is new; the velocity's buffer is reused
+            np.subtract(new_t, coef_t, out=state["velocity_t"])
+        else:
+            state["velocity_t"] = new_t - coef_t
         state["velocity_intercept"] = new_intercept - intercept
         if self.accelerated:
             self._next_momentum(start_t, new_t)
@@ -681,11 +694,19 @@ class Stepper:
         here absorb ``center @ change``.
         """
         xp = self.xp
-        before = xp.asarray(coef_t, copy=True) if self.fit_intercept else None
-        if self.alpha_l1:  # soft thresholding: exact zeros
-            coef_t = _soft_threshold(coef_t, (eta * self.alpha_l1) * self.scale)
+        shrinking = None
         if self.alpha_l2:  # the implicit step of the quadratic: a shrinking
-            coef_t /= 1 + (eta * self.alpha_l2) * self.scale
+            shrinking = 1 + (eta * self.alpha_l2) * self.feature_scale
+        if not self.alpha_l1:  # a shrinking alone: its change is linear
+            if self.fit_intercept:
+                intercept = intercept + (self.center * (1 - 1 / shrinking)) @ coef_t
+            coef_t /= shrinking[:, None]
+            return coef_t, intercept
+        before = xp.asarray(coef_t, copy=True) if self.fit_intercept else None
+        # soft thresholding: exact zeros
+        coef_t = _soft_threshold(coef_t, (eta * self.alpha_l1) * self.scale)
+        if shrinking is not None:
+            coef_t /= shrinking[:, None]
         if before is None:
             return coef_t, intercept
         before -= coef_t

@@ -367,8 +367,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     environment variable ``SCIPY_ARRAY_API=1``), PyTorch, CuPy and other array
     API arrays are fitted and predicted in their own namespace, on their
     device; ``coef_``, ``intercept_`` and the methods' outputs are arrays of
-    that namespace, ``classes_`` stays NumPy. See the user guide's page on GPUs
-    and other array libraries.
+    that namespace, ``classes_`` stays a NumPy array on the host. See the user
+    guide's page on GPUs and other array libraries.
 
     Examples
     --------
@@ -460,6 +460,32 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+
+    def __sklearn_array_api_convert__(self, converter):
+        """A copy whose arrays are converted by ``converter``.
+
+        scikit-learn's ``move_estimator_to`` calls it: ``coef_``,
+        ``intercept_`` and the weights in ``optimizer_state_`` move to the
+        target namespace and device; ``classes_``, the feature moments and
+        the random state stay on the host, as fitting keeps them.
+        """
+        moved = clone(self)
+        for key, value in vars(self).items():
+            if key in ("coef_", "intercept_"):
+                value = converter(value)
+            elif key == "optimizer_state_":
+                value = {
+                    name: converter(item)
+                    if name in _WEIGHTS and item is not None
+                    else copy.deepcopy(item)
+                    for name, item in value.items()
+                }
+            elif key.endswith("_") or key.startswith("_"):  # fitted, not a parameter
+                value = copy.deepcopy(value)
+            else:
+                continue
+            setattr(moved, key, value)
+        return moved
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -870,11 +896,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         alpha = self.alpha
         if alpha == "auto":  # LogisticRegression(C=1), see the class docstring
             alpha = (2.0 if self.classes_.size == 2 else 1.0) / max(n_samples, 1)
+        # Python floats: NumPy scalars (np.logspace grids) do not mix with
+        # other namespaces' arrays.
+        alpha, l1_ratio = float(alpha), float(self.l1_ratio)
         if self.penalty == "l2":
             return 0.0, alpha
         if self.penalty == "l1":
             return alpha, 0.0
-        return alpha * self.l1_ratio, alpha * (1 - self.l1_ratio)
+        return alpha * l1_ratio, alpha * (1 - l1_ratio)
 
     def _resolve_loss(self):
         """A fresh, validated loss object for this call."""
@@ -1124,7 +1153,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             etas = eta / (1 + progress) ** self.power_t
         else:
             etas = np.full(progress.shape, eta)
-        return etas.astype(_host_dtype(state["coef_t"])).tolist()
+        etas = etas.astype(_host_dtype(state["coef_t"]))
+        # NumPy scalars of the weights' dtype for NumPy; Python floats for other
+        # namespaces, which take no NumPy scalars.
+        return etas if isinstance(state["coef_t"], np.ndarray) else etas.tolist()
 
     def _epoch_order(self, rows, state, batch_size):
         """The rows in the order the minibatches read them."""
@@ -1349,7 +1381,7 @@ def _run_epoch(
     y_order = from_numpy(y_index[order], xp, device)
     weights_order = None
     if weights is not None:
-        weights_order = xp.astype(from_numpy(weights[order], xp, device), dtype)
+        weights_order = from_numpy(weights[order], xp, device, dtype)
     # Targets are column-major like the losses' work arrays: mixing the two
     # memory orders would slow every elementwise operation on them.
     one_hot = xp.eye(coef_t.shape[1], dtype=dtype, device=device)
@@ -1451,6 +1483,8 @@ def _one_hot(y_index, raw):
 
 
 _ITERATE = ("coef_t", "intercept", "average_t", "average_intercept")
+# The arrays of the optimizer's state that live in the data's namespace.
+_WEIGHTS = (*_ITERATE, "velocity_t", "velocity_intercept")
 
 
 def _kept(state, streaming):

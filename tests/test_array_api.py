@@ -271,3 +271,22 @@ def test_divergence_is_caught_on_the_device(namespace):
     with pytest.raises(ValueError, match="diverged"):
         model.fit(on(xp, device, X * 1e3), y)
     assert not hasattr(model, "coef_")
+
+
+def test_a_numpy_model_moves_to_the_namespace_and_trains_on(namespace):
+    xp, device = namespace
+    X, y = classification(np.float64)
+    model = SoftmaxRegression(random_state=0).partial_fit(X, y, classes=[0, 1, 2])
+    expected = model.predict_proba(X)
+    moved = move_estimator_to(model, array_namespace(on(xp, device, X)), device)
+    X_xp = on(xp, device, X)
+    assert isinstance(moved.classes_, np.ndarray)  # labels stay on the host
+    assert_allclose(to_numpy(moved.predict_proba(X_xp)), expected, atol=1e-12)
+    assert_array_equal(to_numpy(moved.predict(X_xp)), model.predict(X))
+    # The stream goes on in the namespace, as it would have in NumPy.
+    moved.partial_fit(X_xp, on(xp, device, y))
+    model.partial_fit(X, y)
+    assert_allclose(
+        to_numpy(moved.predict_proba(X_xp)), model.predict_proba(X), atol=1e-6
+    )
+    assert moved.optimizer_state_["rng"] is not model.optimizer_state_["rng"]
