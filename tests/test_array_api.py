@@ -290,3 +290,24 @@ def test_a_numpy_model_moves_to_the_namespace_and_trains_on(namespace):
         to_numpy(moved.predict_proba(X_xp)), model.predict_proba(X), atol=1e-6
     )
     assert moved.optimizer_state_["rng"] is not model.optimizer_state_["rng"]
+
+
+def test_numpy_scalar_parameters_mix_with_any_namespace(namespace):
+    # Grids from np.logspace give NumPy scalars; array-api-strict refuses them.
+    xp, device = namespace
+    X, y = classification(np.float32)
+    params = dict(
+        alpha=np.float64(1e-3),
+        penalty="elasticnet",
+        l1_ratio=np.float64(0.5),
+        loss=HuberLoss(delta=np.float64(0.3)),
+        random_state=0,
+    )
+    model = SoftmaxRegression(**params).fit(on(xp, device, X), y)
+    reference = SoftmaxRegression(**params).fit(X, y)
+    assert model.coef_.dtype == xp.float32
+    assert_allclose(
+        to_numpy(model.predict_proba(on(xp, device, X))),
+        reference.predict_proba(X),
+        atol=1e-3,  # float32 with L1: see the first test
+    )

@@ -407,3 +407,12 @@ def test_small_minibatch_products_run_on_one_blas_thread(n_classes, small):
         after = _blas_threads()
     assert set(_ThreadRecordingLoss.threads) == {1 if small else configured}
     assert after == configured
+
+
+def test_a_scalar_sample_weight_weighs_every_sample_alike(wine):
+    # scikit-learn accepts a number for sample_weight: the same for all samples
+    # (against the same penalty, as LogisticRegression weighs it).
+    X, y = wine
+    array = SoftmaxRegression(random_state=0).fit(X, y, np.full(len(y), 3.0))
+    scalar = SoftmaxRegression(random_state=0).fit(X, y, sample_weight=3.0)
+    assert_array_equal(scalar.coef_, array.coef_)
