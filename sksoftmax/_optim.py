@@ -43,13 +43,17 @@ CURVATURE_BATCHES = 8
 CURVATURE_ITERATIONS = 15
 # The cosine schedule anneals to this fraction of its initial step.
 COSINE_FLOOR = 1e-2
-# Values converted at once when rows are read in chunks.
+# Values converted at once when rows are read in chunks: a few MiB on the CPU;
+# on other devices (GPUs) larger chunks, each chunk being a few kernel launches.
 CHUNK_ELEMENTS = 2**18
+DEVICE_CHUNK_ELEMENTS = 2**24
 
 
-def row_chunks(n_rows, n_features):
-    """Slices of rows holding about CHUNK_ELEMENTS values each."""
-    return gen_batches(n_rows, max(1, CHUNK_ELEMENTS // max(n_features, 1)))
+def row_chunks(n_rows, n_features, on_device=False):
+    """Slices of rows holding about CHUNK_ELEMENTS (or, ``on_device``,
+    DEVICE_CHUNK_ELEMENTS) values each."""
+    elements = DEVICE_CHUNK_ELEMENTS if on_device else CHUNK_ELEMENTS
+    return gen_batches(n_rows, max(1, elements // max(n_features, 1)))
 
 
 def sparse_row_chunks(X, rows):
@@ -102,7 +106,7 @@ def _dense_moments(X, rows, weights):
     high = xp.full_like(shift, -xp.inf)
     weight = 0.0
     every_row = rows.size == X.shape[0]  # rows are sorted: a slice will do
-    for chunk in row_chunks(rows.size, X.shape[1]):
+    for chunk in row_chunks(rows.size, X.shape[1], on_device=xp is not np):
         raw = X[chunk, ...] if every_row else take_rows(X, rows[chunk])
         low = xp.minimum(low, xp.astype(xp.min(raw, axis=0), wide))
         high = xp.maximum(high, xp.astype(xp.max(raw, axis=0), wide))
@@ -372,7 +376,7 @@ def row_curvatures(X, rows, center, scale, fit_intercept):
     wide = widest_float(xp, device)
     center, scale = (from_numpy(v, xp, device, wide) for v in (center, scale))
     every_row = rows.size == X.shape[0]
-    for chunk in row_chunks(rows.size, X.shape[1]):
+    for chunk in row_chunks(rows.size, X.shape[1], on_device=xp is not np):
         raw = X[chunk, ...] if every_row else take_rows(X, rows[chunk])
         norms[chunk] = to_numpy(((xp.astype(raw, wide) - center) ** 2) @ scale)
     return norms + intercept

@@ -1227,7 +1227,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         coef, intercept = published
         xp = array_namespace(coef)
         correct = np.empty(validation.size, dtype=bool)
-        for rows in _optim.row_chunks(validation.size, X.shape[1]):
+        on_device = xp is not np
+        for rows in _optim.row_chunks(validation.size, X.shape[1], on_device):
             chunk = validation[rows]
             scores = _scores(_optim.take_rows(X, chunk), coef, intercept)
             best = to_numpy(xp.argmax(_as_logits(scores), axis=1))
@@ -1461,8 +1462,9 @@ def _diverged(objective, floor, streaming):
 def _mean_loss(loss_function, X, y_index, weights, rows, weights_of):
     """Mean (normalized-weight) loss over ``X[rows]`` of a snapshot's weights."""
     coef, intercept = weights_of["coef_t"].T, weights_of["intercept"]
+    on_device = array_namespace(coef) is not np
     total = 0.0
-    for chunk in _optim.row_chunks(rows.size, X.shape[1]):
+    for chunk in _optim.row_chunks(rows.size, X.shape[1], on_device):
         chunk_rows = rows[chunk]
         raw = _scores(_optim.take_rows(X, chunk_rows), coef, intercept)
         targets = _one_hot(y_index[chunk_rows], raw)
@@ -1595,7 +1597,7 @@ def _scores(X, coef, intercept):
     xp = array_namespace(coef)
     parts = [
         xp.astype(X[rows, ...], coef.dtype) @ coef.T
-        for rows in _optim.row_chunks(*X.shape)
+        for rows in _optim.row_chunks(*X.shape, on_device=xp is not np)
     ]
     scores = xp.concat(parts, axis=0) if len(parts) != 1 else parts[0]
     scores += intercept
