@@ -20,14 +20,15 @@ def log_softmax(raw_prediction):
 
     Parameters
     ----------
-    raw_prediction : ndarray of shape (n_samples, n_classes)
-        Logits.
+    raw_prediction : array of shape (n_samples, n_classes)
+        Logits: a NumPy array, or an array of any array API namespace.
 
     Returns
     -------
-    log_proba : ndarray of shape (n_samples, n_classes)
-        Log-probabilities, finite for any finite logits, in the input dtype
-        and in column-major (Fortran) order, like the built-in losses' arrays.
+    log_proba : array of shape (n_samples, n_classes)
+        Log-probabilities, finite for any finite logits, in the input's
+        namespace and dtype (for NumPy in column-major order, like the built-in
+        losses' arrays).
 
     Examples
     --------
@@ -47,14 +48,15 @@ def softmax(raw_prediction):
 
     Parameters
     ----------
-    raw_prediction : ndarray of shape (n_samples, n_classes)
-        Logits.
+    raw_prediction : array of shape (n_samples, n_classes)
+        Logits: a NumPy array, or an array of any array API namespace.
 
     Returns
     -------
-    proba : ndarray of shape (n_samples, n_classes)
-        Probabilities: each row is non-negative and sums to one. Column-major
-        (Fortran) order, like the built-in losses' arrays.
+    proba : array of shape (n_samples, n_classes)
+        Probabilities: each row is non-negative and sums to one. In the
+        input's namespace (for NumPy in column-major order, like the built-in
+        losses' arrays).
 
     Examples
     --------
@@ -116,6 +118,12 @@ class BaseLoss(BaseEstimator):
 
     Any object with ``loss`` and ``gradient`` methods of these signatures is
     accepted; subclassing only adds the helpers below.
+
+    The arrays a loss receives are of the data's namespace: NumPy, or under
+    scikit-learn's array API dispatch those of PyTorch, CuPy, ... on their
+    device. A loss that computes with ``xp = array_namespace(raw_prediction)``
+    (see :func:`array_namespace`) and returns arrays of that namespace serves
+    them all; the built-in losses do.
 
     Attributes
     ----------
