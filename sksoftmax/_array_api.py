@@ -98,12 +98,14 @@ def from_numpy(array, xp, device, dtype=None):
     """A host NumPy array in namespace ``xp`` on ``device``, as ``dtype``.
 
     Converted on the host first: a device without float64 never sees one, and
-    half the bytes cross. NumPy arrays stay themselves when they need no cast.
+    half the bytes cross. NumPy arrays stay themselves when they need no cast
+    (callers do not write into what they get).
     """
     if array is None:
         return None
     if dtype is not None:  # NumPy's float of the same width as the xp dtype
-        array = array.astype(np.float32 if dtype == xp.float32 else np.float64)
+        target = np.float32 if dtype == xp.float32 else np.float64
+        array = array.astype(target, copy=False)
     return array if xp is np else xp.asarray(array, device=device)
 
 

@@ -56,15 +56,15 @@ def row_chunks(n_rows, n_features, on_device=False):
     return gen_batches(n_rows, max(1, elements // max(n_features, 1)))
 
 
-def sparse_row_chunks(X, rows):
+def sparse_row_chunks(X, rows, elements=CHUNK_ELEMENTS):
     """``X[rows]`` of a sparse X, in canonical CSR chunks of a bounded size.
 
-    Never a copy of all of X: about CHUNK_ELEMENTS stored values at once.
+    Never a copy of all of X: about ``elements`` stored values at once.
     """
     X = X.tocsr()
     every_row = rows.size == X.shape[0]  # rows are sorted: slices will do
     per_row = max(X.nnz / max(X.shape[0], 1), 1.0)
-    for chunk in gen_batches(rows.size, max(1, int(CHUNK_ELEMENTS / per_row))):
+    for chunk in gen_batches(rows.size, max(1, int(elements / per_row))):
         part = X[chunk] if every_row else X[rows[chunk]]
         if not part.has_canonical_format:  # duplicate entries add up
             part = part.copy()
@@ -364,14 +364,16 @@ def row_curvatures(X, rows, center, scale, fit_intercept):
     intercept = 1.0 if fit_intercept else 0.0
     norms = np.empty(rows.size)
     if sp.issparse(X):
-        start = 0
-        for part in sparse_row_chunks(X, rows):
+        # Small chunks: on wide X their temporaries, not the vectors of
+        # n_features, would set the fit's peak memory.
+        scaled_center, start = scale * center, 0
+        for part in sparse_row_chunks(X, rows, CHUNK_ELEMENTS // 8):
             stop = start + part.shape[0]
-            norms[start:stop] = part.multiply(part) @ scale - 2 * (
-                part @ (scale * center)
-            )
+            norms[start:stop] = part.multiply(part) @ scale
+            norms[start:stop] -= 2 * (part @ scaled_center)
             start = stop
-        return norms + scale @ center**2 + intercept
+        norms += scaled_center @ center + intercept
+        return norms
     xp, device = array_namespace(X), device_of(X)
     wide = widest_float(xp, device)
     center, scale = (from_numpy(v, xp, device, wide) for v in (center, scale))
@@ -448,7 +450,8 @@ def batch_curvature(
     # The sampled minibatches are taken in X's namespace, on its device.
     xp, device = array_namespace(X), device_of(X)
     wide = widest_float(xp, device)
-    on_device = [from_numpy(v, xp, device, wide) for v in (center, scale)]
+    if not sp.issparse(X):
+        on_device = [from_numpy(v, xp, device, wide) for v in (center, scale)]
     intercept = 1.0 if fit_intercept else 0.0
     estimates, largest_row = [], 0.0
     for batch in batches:
@@ -840,6 +843,7 @@ class TouchedRowStepper:
                 after /= self.shrinking[self.centered, None].astype(dtype)
             state["intercept"] = state["intercept"] + center @ (before - after)
         _put_rows(state["coef_t"], features, stored)
+        self._batch = None  # its rows are not held while the next batch's are read
         if self.alpha_l2:  # this step's shrinking of every weight
             self.multiplier /= self.shrinking
             if self.multiplier.min() < 1e-8:  # before the stored rows blow up
@@ -909,8 +913,9 @@ def penalty_value(coef_t, alpha_l1, alpha_l2):
     """``alpha_l1 * ||W||_1 + alpha_l2 / 2 * ||W||^2``."""
     xp = array_namespace(coef_t)
     value = 0.0
-    if alpha_l2:
-        value += 0.5 * alpha_l2 * float(xp.sum(coef_t * coef_t))
+    if alpha_l2:  # NumPy's vdot makes no copy of the weights
+        squares = np.vdot(coef_t, coef_t) if xp is np else xp.sum(coef_t * coef_t)
+        value += 0.5 * alpha_l2 * float(squares)
     if alpha_l1:
         value += alpha_l1 * float(xp.sum(xp.abs(coef_t)))
     return value
