@@ -66,6 +66,9 @@ def float64_on(xp, device):
     """Whether ``device`` computes in float64 (some GPUs, such as Apple's, do not)."""
     if xp is np:
         return True
+    # array_api_compat lists the same dtypes for every PyTorch device.
+    if array_api_compat.is_torch_namespace(xp) and getattr(device, "type", "") == "mps":
+        return False
     floats = xp.__array_namespace_info__().dtypes(device=device, kind="real floating")
     return "float64" in floats
 

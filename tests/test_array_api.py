@@ -15,7 +15,13 @@ from sklearn.datasets import load_digits, make_classification
 from sklearn.utils._array_api import move_estimator_to
 
 from sksoftmax import SoftmaxRegression
-from sksoftmax._array_api import array_namespace, device_of, to_numpy
+from sksoftmax._array_api import (
+    array_namespace,
+    device_of,
+    float64_on,
+    to_numpy,
+    widest_float,
+)
 from sksoftmax.losses import BaseLoss, HuberLoss, log_softmax, softmax
 
 
@@ -311,3 +317,14 @@ def test_numpy_scalar_parameters_mix_with_any_namespace(namespace):
         reference.predict_proba(X),
         atol=1e-3,  # float32 with L1: see the first test
     )
+
+
+def test_devices_without_float64_compute_in_float32():
+    # array_api_compat lists float64 for every PyTorch device; Apple's MPS has
+    # none, so moments and curvature are taken in float32 there.
+    torch = pytest.importorskip("torch")
+    from sklearn.externals.array_api_compat import torch as torch_namespace
+
+    assert float64_on(torch_namespace, torch.device("cpu"))
+    assert not float64_on(torch_namespace, torch.device("mps"))
+    assert widest_float(torch_namespace, torch.device("mps")) == torch.float32
