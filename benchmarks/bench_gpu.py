@@ -59,7 +59,7 @@ from _common import (  # noqa: E402
     save_results,
     text_table,
 )
-from bench_linear_probe import PlantedModel  # noqa: E402
+from bench_linear_probe import PlantedModel, test_scores  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
@@ -84,14 +84,6 @@ def timed(torch, device, fit):
         result = fit()
     synchronize(torch, device)
     return time.perf_counter() - start, result
-
-
-def scores(proba, y_test):
-    """Test accuracy and log loss of NumPy probabilities (columns: classes 0..K-1)."""
-    rows = np.arange(y_test.size)
-    eps = np.finfo(proba.dtype).eps
-    accuracy = float(np.mean(proba.argmax(axis=1) == y_test))
-    return accuracy, float(-np.log(np.clip(proba[rows, y_test], eps, 1)).mean())
 
 
 def as_numpy(array):
@@ -211,7 +203,10 @@ def run_problem(torch, args, label, data, n_classes):
         except Exception as error:  # one estimator failing must not stop all
             print(f"  {name}: raised {type(error).__name__}: {error}", flush=True)
             continue
-        accuracy, loss = scores(proba.astype(np.float64), y_test)
+        classes = as_numpy(getattr(model, "classes_", np.arange(n_classes)))
+        accuracy, loss = test_scores(
+            proba.astype(np.float64), classes, y_test, n_classes
+        )
         epochs = int(np.max(as_numpy(getattr(model, "n_iter_", 0))))
         results[name] = dict(seconds=seconds, epochs=epochs, acc=accuracy, loss=loss)
         print(

@@ -106,10 +106,14 @@ def from_numpy(array, xp, device, dtype=None):
     """
     if array is None:
         return None
-    if dtype is not None:  # NumPy's float of the same width as the xp dtype
-        target = np.float32 if dtype == xp.float32 else np.float64
-        array = array.astype(target, copy=False)
+    if dtype is not None:
+        array = array.astype(numpy_float(dtype, xp), copy=False)
     return array if xp is np else xp.asarray(array, device=device)
+
+
+def numpy_float(dtype, xp):
+    """NumPy's float dtype of the width of ``xp``'s float ``dtype``."""
+    return np.float32 if dtype == xp.float32 else np.float64
 
 
 def copy_of(array):

@@ -127,11 +127,13 @@ def _dense_moments(X, rows, weights):
     mean_diff = total / weight if weight > 0 else total
     m2 = xp.clip(squares - weight * mean_diff**2, min=0.0)
     # The per-feature summaries live on the host (see sksoftmax._array_api).
-    host = [to_numpy(value).astype(np.float64) for value in (shift, m2, low, high)]
-    shift, m2, low, high = host
+    shift, m2, low, high, mean_diff = (
+        np.asarray(to_numpy(value), dtype=np.float64)
+        for value in (shift, m2, low, high, mean_diff)
+    )
     return {
         "weight": float(weight),
-        "mean": shift + to_numpy(mean_diff),
+        "mean": shift + mean_diff,
         "m2": m2,
         "low": low,
         "high": high,
@@ -161,35 +163,32 @@ def _sparse_moments(X, rows, weights):
     # The weight of the rows holding each feature: their number if unweighted.
     held = nonzero if weights is None else np.zeros(n_features)
     shift, weight, start = None, 0.0, 0
-    for part in sparse_row_chunks(X, rows):
+    # Float64 work arrays for a few rows at a time: small chunks.
+    for part in sparse_row_chunks(X, rows, CHUNK_ELEMENTS // 16):
         w = None
         if weights is not None:
             w = weights[rows[start : start + part.shape[0]]].astype(np.float64)
         start += part.shape[0]
         weight += part.shape[0] if w is None else w.sum()
-        # Float64 work arrays for a few rows at a time, a small part of a chunk.
-        per_row = max(part.nnz / max(part.shape[0], 1), 1.0)
-        for piece in gen_batches(part.shape[0], max(1, int(2**14 / per_row))):
-            sub = part[piece]
-            deviations = sub.data.astype(np.float64)
-            np.minimum.at(low, sub.indices, deviations)
-            np.maximum.at(high, sub.indices, deviations)
-            np.add.at(nonzero, sub.indices, 1.0)
-            if shift is None:  # the first rows' (unweighted) means
-                shift = np.zeros(n_features)
-                np.add.at(shift, sub.indices, deviations)
-                shift /= sub.shape[0]
-            deviations -= shift[sub.indices]
-            if w is None:
-                np.add.at(total, sub.indices, deviations)
-                deviations *= deviations
-            else:
-                row_weights = np.repeat(w[piece], np.diff(sub.indptr))
-                np.add.at(held, sub.indices, row_weights)
-                row_weights *= deviations
-                np.add.at(total, sub.indices, row_weights)
-                deviations *= row_weights
-            np.add.at(squares, sub.indices, deviations)
+        deviations = part.data.astype(np.float64)
+        np.minimum.at(low, part.indices, deviations)
+        np.maximum.at(high, part.indices, deviations)
+        np.add.at(nonzero, part.indices, 1.0)
+        if shift is None:  # the first rows' (unweighted) means
+            shift = np.zeros(n_features)
+            np.add.at(shift, part.indices, deviations)
+            shift /= part.shape[0]
+        deviations -= shift[part.indices]
+        if w is None:
+            np.add.at(total, part.indices, deviations)
+            deviations *= deviations
+        else:
+            row_weights = np.repeat(w, np.diff(part.indptr))
+            np.add.at(held, part.indices, row_weights)
+            row_weights *= deviations
+            np.add.at(total, part.indices, row_weights)
+            deviations *= row_weights
+        np.add.at(squares, part.indices, deviations)
     if shift is None:  # no rows
         shift = np.zeros(n_features)
     # A feature's zeros deviate by -shift, with the weight of the other rows;
@@ -447,21 +446,21 @@ def batch_curvature(
     else:
         drawn = rows[rng.choice(rows.size, n_batches * size, p=probabilities)]
     batches = np.sort(drawn.reshape(n_batches, size), axis=1)
-    # The sampled minibatches are taken in X's namespace, on its device.
+    # Dense minibatches are taken in X's namespace, on its device.
     xp, device = array_namespace(X), device_of(X)
     wide = widest_float(xp, device)
-    if not sp.issparse(X):
-        on_device = [from_numpy(v, xp, device, wide) for v in (center, scale)]
+    sample_center, sample_scale = (
+        from_numpy(v, xp, device, wide) for v in (center, scale)
+    )
+    root_scale = sample_scale**0.5
     intercept = 1.0 if fit_intercept else 0.0
     estimates, largest_row = [], 0.0
     for batch in batches:
         batch_weights = None if weights is None else weights[batch]
         if sp.issparse(X):
             sample = X[batch]
-            sample_center, sample_scale = center, scale
         else:
             sample = xp.astype(take_rows(X, batch), wide)
-            sample_center, sample_scale = on_device
             if batch_weights is not None:
                 batch_weights = from_numpy(batch_weights, xp, device, wide)
             norms = ((sample - sample_center) ** 2) @ sample_scale + intercept
@@ -470,12 +469,7 @@ def batch_curvature(
             largest_row = max(largest_row, float(xp.max(norms)))
         estimates.append(
             _power_iteration(
-                sample,
-                sample_center,
-                sample_scale**0.5,
-                intercept,
-                rng,
-                batch_weights,
+                sample, sample_center, root_scale, intercept, rng, batch_weights
             )
         )
     if sp.issparse(X):
@@ -587,7 +581,10 @@ class Stepper:
         scale = np.repeat(state["scale"][:, None], coef_t.shape[1], 1)
         self.scale = from_numpy(scale, xp, device, coef_t.dtype)
         if self.accelerated:  # the standardized metric of _next_momentum
-            inverse = np.divide(1.0, scale, out=np.zeros_like(scale), where=scale > 0)
+            step_scale = state["scale"]
+            inverse = np.divide(
+                1.0, step_scale, out=np.zeros_like(step_scale), where=step_scale > 0
+            )
             self.inverse_scale = from_numpy(inverse, xp, device, coef_t.dtype)
         self.center = from_numpy(state["center"], xp, device, coef_t.dtype)
         # The shrinking of the L2 penalty is the same for a feature's classes.
@@ -683,7 +680,8 @@ class Stepper:
         standardized metric (each entry divided by its scale).
         """
         state, xp = self.state, self.xp
-        turned = xp.sum((new_t - start_t) * self.inverse_scale * state["velocity_t"])
+        change = (new_t - start_t) * self.inverse_scale[:, None]
+        turned = xp.sum(change * state["velocity_t"])
         if float(turned) < 0:
             self.k = 0
             state["velocity_t"] = xp.zeros_like(state["velocity_t"])

@@ -36,6 +36,7 @@ from sksoftmax._array_api import (
     device_of,
     float64_on,
     from_numpy,
+    numpy_float,
     to_numpy,
     widest_float,
 )
@@ -92,7 +93,7 @@ def _compute_dtype(X):
 
 def _host_dtype(array):
     """NumPy's float dtype of the same width as ``array``'s, for its limits."""
-    return np.float32 if array.dtype == array_namespace(array).float32 else np.float64
+    return numpy_float(array.dtype, array_namespace(array))
 
 
 def _minibatches(X, order, batch_size, dtype):
