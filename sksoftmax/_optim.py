@@ -18,6 +18,8 @@ The optimizer's state between calls is a plain dict of arrays and numbers
 (:func:`new_state`), so a fitted model pickles and loads without private types.
 """
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import gen_batches
@@ -47,6 +49,15 @@ COSINE_FLOOR = 1e-2
 # on other devices (GPUs) larger chunks, each chunk being a few kernel launches.
 CHUNK_ELEMENTS = 2**18
 DEVICE_CHUNK_ELEMENTS = 2**24
+# Values of the weights that a sparse step reads or writes at once: on wide
+# data a step then holds a few small chunks, not all the rows it touches.
+STEP_CHUNK_ELEMENTS = 2**16
+
+
+def index_dtype(n):
+    """The integer dtype of indices below ``n``: 32 bits where they fit. On wide
+    or long data, vectors of indices are much of what a fit holds."""
+    return np.int32 if n <= np.iinfo(np.int32).max else np.intp
 
 
 def row_chunks(n_rows, n_features, on_device=False):
@@ -251,6 +262,15 @@ def merge_moments(a, b):
     return merged
 
 
+def moments_as(moments, dtype):
+    """The summary with its vectors in ``dtype`` (computed in float64, a float32
+    model's are kept in float32)."""
+    return {
+        key: value.astype(dtype, copy=False) if isinstance(value, np.ndarray) else value
+        for key, value in moments.items()
+    }
+
+
 def extreme_features(moments, dtype):
     """Features that vary but whose standardized step ``dtype`` cannot hold.
 
@@ -261,13 +281,21 @@ def extreme_features(moments, dtype):
     drop the feature or break the steps.
     """
     weight = max(moments["weight"], np.finfo(np.float64).tiny)
+    info = np.finfo(dtype)
+    # Two work vectors of n_features at a time: on wide data they, not the
+    # few booleans, would set the fit's peak memory.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        var = moments["m2"] / weight
         spread = moments["high"] - moments["low"]
-        varying = spread > 8 * np.finfo(dtype).eps * np.abs(moments["mean"])
-        info = np.finfo(dtype)
-        holds = (var > 1 / info.max) & (var < 1 / info.tiny) & np.isfinite(var)
-        holds &= np.isfinite(moments["mean"]) & np.isfinite(spread)
+        work = np.abs(moments["mean"])
+        holds = np.isfinite(work) & np.isfinite(spread)
+        work *= 8 * info.eps
+        varying = (spread > work) | ~holds  # an overflowing range or mean varies
+        # No weighted variance where the range's squares do not underflow:
+        # only samples of zero weight vary, and the feature is constant.
+        varying &= (moments["m2"] != 0) | (spread < np.sqrt(np.finfo(np.float64).tiny))
+        del spread
+        var = np.divide(moments["m2"], weight, out=work)
+        holds &= (var > 1 / info.max) & (var < 1 / info.tiny) & np.isfinite(var)
     return np.flatnonzero(varying & ~holds)
 
 
@@ -281,9 +309,11 @@ def logit_rounding(moments, dtype):
     of standard deviations from zero, as in data with a large offset, make
     float32 logits noise.
     """
-    mean, var = moments["mean"], moments["m2"] / max(moments["weight"], 1e-300)
+    var = moments["m2"] / max(moments["weight"], 1e-300)
+    offsets = np.square(moments["mean"])  # in place: two vectors of n_features
     varying = var > 0
-    offsets = mean[varying] ** 2 / var[varying]
+    np.divide(offsets, var, out=offsets, where=varying)
+    offsets[~varying] = 0.0
     return float(np.finfo(dtype).eps * np.sqrt(offsets.sum()))
 
 
@@ -446,12 +476,16 @@ def batch_curvature(
     else:
         drawn = rows[rng.choice(rows.size, n_batches * size, p=probabilities)]
     batches = np.sort(drawn.reshape(n_batches, size), axis=1)
-    # Dense minibatches are taken in X's namespace, on its device.
+    # Dense minibatches are taken in X's namespace, on its device, in its
+    # widest float; for sparse X the NumPy vectors serve as they are (on wide
+    # X, copies of them would set the fit's peak memory).
     xp, device = array_namespace(X), device_of(X)
     wide = widest_float(xp, device)
-    sample_center, sample_scale = (
-        from_numpy(v, xp, device, wide) for v in (center, scale)
-    )
+    sample_center, sample_scale = center, scale
+    if not sp.issparse(X):
+        sample_center, sample_scale = (
+            from_numpy(v, xp, device, wide) for v in (center, scale)
+        )
     root_scale = sample_scale**0.5
     intercept = 1.0 if fit_intercept else 0.0
     estimates, largest_row = [], 0.0
@@ -488,26 +522,33 @@ def batch_curvature(
 
 def _power_iteration(sample, center, root_scale, intercept, rng, weights=None):
     """Largest eigenvalue of the standardized (weighted) second moments of
-    ``sample``."""
+    ``sample``, the intercept being one more, constant, feature.
+
+    The vector is held as its features' part, updated in place, and its
+    intercept's: on wide X each vector of n_features costs a share of the
+    weights' memory.
+    """
     xp = array_namespace(center)  # that of X, or NumPy for sparse X
-    norm = np.linalg.norm if xp is np else xp.linalg.vector_norm
-    vector = rng.standard_normal(sample.shape[1] + 1)
-    vector = from_numpy(vector, xp, device_of(center), center.dtype)
-    eigenvalue = 0.0
+    start = rng.standard_normal(sample.shape[1] + 1)
+    features = from_numpy(start[:-1], xp, device_of(center), center.dtype)
+    constant, eigenvalue = float(start[-1]), 0.0
     for _ in range(CURVATURE_ITERATIONS):
-        vector /= norm(vector)
-        scaled = root_scale * vector[:-1]
-        projection = sample @ scaled - center @ scaled + intercept * vector[-1]
+        length = math.sqrt(float(xp.vecdot(features, features)) + constant**2)
+        features /= length
+        scaled = root_scale * features
+        projection = sample @ scaled - center @ scaled + intercept * constant / length
+        del scaled, features
         if weights is not None:
             projection *= weights
         total = xp.sum(projection)
-        features = root_scale * (sample.T @ projection - center * total)
-        image = xp.concat([features, xp.reshape(intercept * total, (1,))])
-        image /= sample.shape[0]
-        eigenvalue = float(norm(image))
+        features = sample.T @ projection
+        features -= center * total
+        features *= root_scale
+        features /= sample.shape[0]
+        constant = intercept * float(total) / sample.shape[0]
+        eigenvalue = math.sqrt(float(xp.vecdot(features, features)) + constant**2)
         if eigenvalue == 0.0:  # nothing varies: no feature, no intercept
             break
-        vector = image
     return eigenvalue
 
 
@@ -626,12 +667,14 @@ class Stepper:
         ``grad`` is the gradient of the batch's summed loss with respect to the
         logits that :meth:`logits` returned; the step follows their mean over a
         full batch, so that a short batch (the rest of an epoch or of a chunk)
-        takes a proportionally shorter step: every sample moves the model
-        alike.
+        takes a proportionally shorter step, on the loss and on the penalty
+        alike: every sample moves the model alike, and an epoch takes exactly
+        ``n_samples / batch_size`` steps' worth of penalty.
         """
         state, xp = self.state, self.xp
         coef_t, intercept = state["coef_t"], state["intercept"]
         Xb, point = self._batch
+        eta_share = eta * grad.shape[0] / self.batch_size
         # Scaling is cheaper on (n_samples, n_classes) than on the step.
         grad = grad * (-eta / self.batch_size)
         step = Xb.T @ grad  # serves a sparse X_b too
@@ -651,7 +694,7 @@ class Stepper:
         new_t = step
         new_t += start_t
         if self.alpha_l1 or self.alpha_l2:
-            new_t, new_intercept = self._proximal(new_t, new_intercept, eta)
+            new_t, new_intercept = self._proximal(new_t, new_intercept, eta_share)
         if xp is np:  # the step's output is new; the velocity's buffer is reused
             np.subtract(new_t, coef_t, out=state["velocity_t"])
         else:
@@ -726,13 +769,15 @@ class TouchedRowStepper:
 
     A minibatch of sparse rows has a gradient on the weights of the features it
     holds and none on the others, so only those rows of ``coef_t`` are read and
-    written. The penalty, which moves every weight at every step, is kept
-    implicit and exact: the weights are ``multiplier[:, None] * coef_t``, the
-    L2 shrinking of all features at once is one update of ``multiplier`` (a
-    vector of n_features, not n_features x n_classes), and the L1 thresholds
-    add up in ``threshold`` until a feature's weights are next read (soft
-    thresholds compose by adding up, on the weights divided by the
-    multiplier). :meth:`flush` makes ``coef_t`` the weights again.
+    written: the logits' sparse product reads them in place, and the step adds
+    to them a few rows at a time, so that a step holds no copy of all of them.
+    The penalty, which moves every weight at every step, is kept implicit and
+    exact: the weights are ``multiplier[:, None] * coef_t``, the L2 shrinking of
+    all features at once is one update of ``multiplier`` (a vector of
+    n_features, not n_features x n_classes), and the L1 thresholds add up in
+    ``threshold`` until a feature's weights are next read (soft thresholds
+    compose by adding up, on the weights divided by the multiplier).
+    :meth:`flush` makes ``coef_t`` the weights again.
 
     The centred features (:func:`frequent_features`, in nearly every minibatch
     anyway) are stepped at every step, which their centring needs; the steps
@@ -740,22 +785,21 @@ class TouchedRowStepper:
     """
 
     def __init__(self, state, *, fit_intercept, alpha_l1, alpha_l2):
-        # Rows are written through a view of one row as one item: coef_t must
-        # be C-contiguous.
+        # Rows are written through a view of one row as one item, and read in
+        # place by the sparse product: coef_t must be C-contiguous.
         state["coef_t"] = np.ascontiguousarray(state["coef_t"])
         self.state = state
         self.batch_size = state["batch_size"]
         self.fit_intercept = fit_intercept
         self.alpha_l1, self.alpha_l2 = alpha_l1, alpha_l2
-        n_features = state["coef_t"].shape[0]
+        n_features, n_classes = state["coef_t"].shape
         self.feature_scale = state["scale"]
         self.center = state["center"]
-        self.centered = np.flatnonzero(self.center) if fit_intercept else []
+        centered = np.flatnonzero(self.center) if fit_intercept else []
+        self.centered = np.asarray(centered, dtype=np.intp)
         self.touched = np.zeros(n_features, dtype=bool)
-        self.position = np.zeros(n_features, dtype=np.intp)
-        # Vectors of one float64 per feature, only those the penalty needs:
-        # on wide data they are what a fit holds beyond the weights.
-        self.shrinking = np.empty(n_features) if alpha_l2 else None
+        self.position = np.zeros(n_features, dtype=index_dtype(n_features))
+        self.chunk_rows = max(1, STEP_CHUNK_ELEMENTS // n_classes)
         self._reset_penalty()
 
     def _reset_penalty(self):
@@ -768,32 +812,36 @@ class TouchedRowStepper:
     def logits(self, Xb):
         """The minibatch's logits, from the rows of its features only."""
         self.touched[Xb.indices] = True
-        self.touched[self.centered] = True
-        features = np.flatnonzero(self.touched)
-        self.touched[features] = False
+        self.touched[self.centered] = False  # they come last, stepped apart
+        plain = np.flatnonzero(self.touched)
+        self.touched[plain] = False
+        features = np.concatenate([plain, self.centered])
+        if self.alpha_l1:
+            self._catch_up(features)
         self.position[features] = np.arange(features.size)
-        columns = self.position[Xb.indices]
+        # The minibatch on its own features (m, n_touched), by column: the
+        # step takes its columns a few at a time.
         shape = (Xb.shape[0], features.size)
-        # The minibatch on its own features: (m, n_touched).
-        local = sp.csr_matrix((Xb.data, columns, Xb.indptr), shape=shape)
-        multiplier = self.multiplier[features]
-        stored = self._caught_up(features)
-        # The weights are multiplier * stored: scaling the minibatch's values
-        # costs its non-zeros, scaling the rows n_touched * n_classes.
-        scaled = Xb.data * multiplier[columns].astype(Xb.dtype)
-        self._batch = local, features, stored, multiplier
-        raw = sp.csr_matrix((scaled, columns, Xb.indptr), shape=shape) @ stored
+        local = sp.csr_matrix((Xb.data, self.position[Xb.indices], Xb.indptr), shape)
+        self._batch = local.tocsc(), features, self.multiplier[features]
+        # The weights are multiplier * coef_t: scaling the minibatch's values
+        # costs its non-zeros, and the product reads coef_t's rows in place.
+        scaled = Xb.data * self.multiplier[Xb.indices].astype(Xb.dtype)
+        scaled = sp.csr_matrix((scaled, Xb.indices, Xb.indptr), Xb.shape)
+        raw = scaled @ self.state["coef_t"]
         raw += self.state["intercept"]
         return raw
 
-    def _caught_up(self, features):
-        """The stored rows of ``features``, their pending L1 thresholds applied."""
-        rows = np.take(self.state["coef_t"], features, axis=0)
-        if self.alpha_l1:
-            pending = self.threshold[features] - self.applied[features]
+    def _catch_up(self, features):
+        """Apply the pending L1 thresholds to the stored rows of ``features``."""
+        coef_t = self.state["coef_t"]
+        for chunk in gen_batches(features.size, self.chunk_rows):
+            some = features[chunk]
+            rows = np.take(coef_t, some, axis=0)
+            pending = self.threshold[some] - self.applied[some]
             _soft_threshold(rows, pending[:, None].astype(rows.dtype))
-            self.applied[features] = self.threshold[features]
-        return rows
+            _put_rows(coef_t, some, rows)
+        self.applied[features] = self.threshold[features]
 
     def step(self, grad, eta):
         """A gradient step on the touched rows; the penalty's step on all.
@@ -803,49 +851,80 @@ class TouchedRowStepper:
         into the multiplier, so the stored rows only take the gradient step
         and the L1 threshold, both divided by the multiplier.
         """
-        state = self.state
-        local, features, stored, multiplier = self._batch
-        dtype = stored.dtype
+        local, features, multiplier = self._batch
+        self._batch = None  # its rows are not held while the next batch's are read
+        eta_share = eta * grad.shape[0] / self.batch_size  # the penalty's, see Stepper
         grad = grad * (-eta / self.batch_size)
-        step = local.T @ grad
         step_intercept = grad.sum(axis=0)
-        centered = self.position[self.centered]  # rows of step, few
-        scale = self.feature_scale[features] / multiplier
-        if len(centered):  # as in Stepper.step, on the centred rows only
-            center = self.center[self.centered].astype(dtype)
-            step[centered] -= np.dot(center[:, None], step_intercept[None, :])
-        step *= scale[:, None].astype(dtype)
-        stored += step
-        if len(centered):  # the weights of the centred features, before the prox
-            centered_multiplier = multiplier[centered, None].astype(dtype)
-            before = stored[centered] * centered_multiplier
-            state["intercept"] = (
-                state["intercept"]
-                + step_intercept
-                - center @ (step[centered] * centered_multiplier)
-            )
-        elif self.fit_intercept:
-            state["intercept"] = state["intercept"] + step_intercept
+        factor = self.feature_scale[features] / multiplier
+        threshold = None
         if self.alpha_l1:  # explicit on the touched rows, pending on the others
-            threshold = (eta * self.alpha_l1) * self.feature_scale / self.multiplier
-            _soft_threshold(stored, threshold[features, None].astype(dtype))
+            threshold = (eta_share * self.alpha_l1) * self.feature_scale
+            threshold /= self.multiplier
             self.threshold += threshold
             self.applied[features] = self.threshold[features]
-        if self.alpha_l2:
-            np.multiply(self.feature_scale, eta * self.alpha_l2, out=self.shrinking)
-            self.shrinking += 1
-        if len(centered):  # the intercepts absorb the centred part of the prox,
-            # as in Stepper._proximal
-            after = stored[centered] * centered_multiplier
-            if self.alpha_l2:
-                after /= self.shrinking[self.centered, None].astype(dtype)
-            state["intercept"] = state["intercept"] + center @ (before - after)
-        _put_rows(state["coef_t"], features, stored)
-        self._batch = None  # its rows are not held while the next batch's are read
-        if self.alpha_l2:  # this step's shrinking of every weight
-            self.multiplier /= self.shrinking
+            threshold = threshold[features]
+        n_plain = features.size - self.centered.size
+        for chunk in gen_batches(n_plain, self.chunk_rows):
+            self._step_rows(local, features, chunk, grad, factor, threshold)
+        if self.centered.size:
+            chunk = slice(n_plain, features.size)
+            self._step_centered(
+                _transposed_columns(local, chunk),
+                grad,
+                step_intercept,
+                factor[chunk],
+                None if threshold is None else threshold[chunk],
+                eta_share,
+            )
+        elif self.fit_intercept:
+            self.state["intercept"] = self.state["intercept"] + step_intercept
+        if self.alpha_l2:  # this step's shrinking of every weight, in chunks
+            shrinking = eta_share * self.alpha_l2
+            for chunk in gen_batches(self.multiplier.size, STEP_CHUNK_ELEMENTS):
+                self.multiplier[chunk] /= 1 + shrinking * self.feature_scale[chunk]
             if self.multiplier.min() < 1e-8:  # before the stored rows blow up
                 self.flush()
+
+    def _step_rows(self, local, features, chunk, grad, factor, threshold):
+        """Step the stored rows of ``features[chunk]`` (and threshold them)."""
+        coef_t = self.state["coef_t"]
+        step = _transposed_columns(local, chunk) @ grad
+        step *= factor[chunk, None].astype(step.dtype)
+        rows = np.take(coef_t, features[chunk], axis=0)
+        rows += step
+        if threshold is not None:
+            _soft_threshold(rows, threshold[chunk, None].astype(rows.dtype))
+        _put_rows(coef_t, features[chunk], rows)
+
+    def _step_centered(
+        self, columns, grad, step_intercept, factor, threshold, eta_share
+    ):
+        """Step the centred features, whose minibatch values are ``columns``
+        (n_centred, m): as in Stepper.step, the intercepts absorb ``center @
+        change`` of their weights, the penalty's change included."""
+        state = self.state
+        coef_t = state["coef_t"]
+        dtype = coef_t.dtype
+        center = self.center[self.centered].astype(dtype)
+        step = columns @ grad
+        step -= np.dot(center[:, None], step_intercept[None, :])
+        step *= factor[:, None].astype(dtype)
+        stored = np.take(coef_t, self.centered, axis=0)
+        stored += step
+        multiplier = self.multiplier[self.centered, None].astype(dtype)
+        before = stored * multiplier  # their weights before the penalty's step
+        intercept = state["intercept"] + step_intercept - center @ (step * multiplier)
+        if threshold is not None:
+            _soft_threshold(stored, threshold[:, None].astype(dtype))
+        after = stored * multiplier
+        if self.alpha_l2:
+            shrinking = (
+                1 + (eta_share * self.alpha_l2) * self.feature_scale[self.centered]
+            )
+            after /= shrinking[:, None].astype(dtype)
+        state["intercept"] = intercept + center @ (before - after)
+        _put_rows(coef_t, self.centered, stored)
 
     def flush(self):
         """Apply the pending penalty to every weight: ``coef_t`` is the weights."""
@@ -864,6 +943,15 @@ class TouchedRowStepper:
         # The average needs the weights themselves: a dense step, as Stepper's.
         self.flush()
         accumulate_average(self.state, recent)
+
+
+def _transposed_columns(csc, chunk):
+    """The columns ``chunk`` of a CSC matrix, transposed: a CSR matrix of views
+    of its arrays (3x faster than scipy's slicing, which copies them)."""
+    start, stop = csc.indptr[chunk.start], csc.indptr[chunk.stop]
+    indptr = csc.indptr[chunk.start : chunk.stop + 1] - start
+    shape = (chunk.stop - chunk.start, csc.shape[0])
+    return sp.csr_matrix((csc.data[start:stop], csc.indices[start:stop], indptr), shape)
 
 
 def _soft_threshold(values, threshold):

@@ -187,7 +187,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         Multiplier of the penalty; non-negative. "auto" is the penalty of
         ``LogisticRegression()`` (``C=1``): ``1 / n_samples`` for three classes
         or more and ``2 / n_samples`` for two (in ``partial_fit``, the number
-        of samples seen so far).
+        of samples trained on so far: those of an earlier ``fit``, counted
+        once, plus those of each ``partial_fit`` call).
 
     l1_ratio : float, default=0.15
         Share of L1 in the elastic net, in [0, 1]; used with
@@ -566,6 +567,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if warm:
             check_same_namespace(X, self, attribute="coef_", method="fit")
         classes, y_index = np.unique(y, return_inverse=True)
+        # Vectors indexed by sample are much of what a wide or long fit holds:
+        # indices in 32 bits where they fit.
+        y_index = y_index.astype(_optim.index_dtype(classes.size), copy=False)
         if classes.size < 2:
             raise ValueError(
                 "SoftmaxRegression needs samples of at least 2 classes in the data,"
@@ -580,7 +584,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         weights = self._sample_weights(X, y_index, sample_weight)
         rng = check_random_state(self.random_state)
-        rows, validation = np.arange(X.shape[0]), None
+        rows = np.arange(X.shape[0], dtype=_optim.index_dtype(X.shape[0]))
+        validation = None
         if self.early_stopping:
             rows, validation = self._validation_split(y_index, weights, rng)
         state = self._starting_state(
@@ -643,7 +648,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         )
         rows = np.arange(X.shape[0])
         batch_size = self._batch_size(X.shape[0], streaming=True)
-        n_seen = getattr(self, "t_", 0) + X.shape[0]
+        # alpha="auto" counts the samples trained on: an earlier fit's (not
+        # its epochs'), then each chunk's.
+        previous = getattr(self, "optimizer_state_", {})
+        n_seen = previous.get("n_samples", getattr(self, "t_", 0)) + X.shape[0]
         with _blas_threads(X, batch_size, self.classes_.size):
             self._set_up_optimizer(state, X, rows, weights, batch_size, n_seen, True)
             history = self._new_history() if first_call else self._history()
@@ -674,6 +682,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 self.class_weight, classes=self.classes_, y=self.classes_[y_index]
             )
             weights = weights * per_class[y_index]
+        if (weights < 0).any():
+            raise ValueError(
+                "Sample weights (sample_weight times class_weight) must not be"
+                " negative: a negative weight rewards a sample's loss, and the"
+                " objective has no minimum. Give those samples zero weight."
+            )
         if not weights.any():
             raise ValueError(
                 "All sample weights (sample_weight times class_weight) are zero:"
@@ -797,7 +811,6 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if previous is not None:  # (on the host, even if the model was moved)
             previous = {key: to_numpy(value) for key, value in previous.items()}
             moments = _optim.merge_moments(previous, moments)
-        state["moments"] = moments
         xp, device = array_namespace(X), device_of(X)
         dtype, host_dtype = state["coef_t"].dtype, _host_dtype(state["coef_t"])
         extreme = _optim.extreme_features(moments, host_dtype)
@@ -824,6 +837,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 " ten (sklearn.preprocessing.MaxAbsScaler does it for large"
                 " values, not for tiny ones)."
             )
+        # Kept in the weights' precision: on wide data these vectors are much
+        # of what a fit holds.
+        moments = state["moments"] = _optim.moments_as(moments, host_dtype)
         steps = self._steps(X, moments, batch_size, rows.size, streaming)
         centered = self.fit_intercept
         if steps == "touched rows":  # centring a feature means stepping it always
@@ -1494,12 +1510,13 @@ def _kept(state, streaming):
     """What of the optimizer's state the fitted model keeps (``optimizer_state_``).
 
     Always what further training needs to go on where it stopped: the feature
-    moments, the measured curvature, the step's backtracking factor and the
-    random state. After ``partial_fit`` also the iterate, its momentum and its
-    average, so that the stream goes on exactly; not after ``fit``, whose
-    continuation starts from ``coef_``. The rest is derived again by each call.
+    moments, the measured curvature, the step's backtracking factor, the
+    random state and the number of samples trained on. After ``partial_fit``
+    also the iterate, its momentum and its average, so that the stream goes on
+    exactly; not after ``fit``, whose continuation starts from ``coef_``. The
+    rest is derived again by each call.
     """
-    kept = ["moments", "curvature", "eta_factor", "rng"]
+    kept = ["moments", "curvature", "eta_factor", "rng", "n_samples"]
     if streaming:
         kept += [*_ITERATE, "velocity_t", "velocity_intercept", "n_averaged"]
     return {key: state[key] for key in kept}

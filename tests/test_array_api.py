@@ -116,9 +116,13 @@ def test_fit_matches_numpy_and_stays_in_the_namespace(namespace, dtype, params):
     for method, output in outputs.items():
         assert array_namespace(output) is array_namespace(X_xp), method
         assert device_of(output) == device_of(X_xp), method
-    assert_array_equal(to_numpy(outputs["predict"]), reference.predict(X))
+    # The same classes, but where the two best are tied within the rounding.
+    best_two = np.sort(reference.predict_proba(X), axis=1)[:, -2:]
+    clear = best_two[:, 1] - best_two[:, 0] > 2 * atol
+    predicted = to_numpy(outputs["predict"])
+    assert_array_equal(predicted[clear], reference.predict(X)[clear])
     assert model.score(X_xp, on(xp, device, y)) == pytest.approx(
-        reference.score(X, y),
+        np.mean(predicted == y),
         abs=1e-6,  # torch counts in float32
     )
 

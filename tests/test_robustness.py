@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import (
     load_breast_cancer,
@@ -274,6 +275,35 @@ def test_features_float64_cannot_standardize_are_named(scale):
         SoftmaxRegression().fit(X, y)
     X[:, 2] /= scale  # as the message says
     assert SoftmaxRegression(random_state=0).fit(X, y).score(X, y) > 0.97
+
+
+# scikit-learn's check for NaN/inf sums X, which overflows here.
+@pytest.mark.filterwarnings("ignore:invalid value encountered in reduce")
+def test_a_feature_whose_range_overflows_is_named():
+    X, y = _one_feature_in_units(1.0, np.float64)
+    X[:, 2] = np.where(y == 1, 1e308, -1e308)  # the range, 2e308, overflows
+    with pytest.raises(ValueError, match=r"Features \[2\] .*power of ten"):
+        SoftmaxRegression().fit(X, y)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_a_feature_varying_only_in_samples_of_zero_weight_is_constant(sparse):
+    # Weighted, it does not vary: no step, as LogisticRegression gives it.
+    X, y = load_digits(return_X_y=True)
+    weights = np.random.default_rng(0).integers(0, 4, len(y)).astype(float)
+    X[weights == 0, 0] = 1.0  # 0 in every sample of positive weight
+    if sparse:
+        X = sp.csr_matrix(X)
+    clf = SoftmaxRegression(random_state=0).fit(X, y, sample_weight=weights)
+    assert clf.score(X, y, sample_weight=weights) > 0.97
+
+
+def test_negative_sample_weights_are_named():
+    X, y = load_iris(return_X_y=True)
+    weights = np.ones(len(y))
+    weights[0] = -1
+    with pytest.raises(ValueError, match="must not be negative"):
+        SoftmaxRegression().fit(X, y, sample_weight=weights)
 
 
 @pytest.mark.parametrize("dtype, value", [(np.float64, 5e307), (np.float32, 1e38)])
@@ -603,3 +633,25 @@ def test_auto_step_backs_off_where_the_curvature_is_underestimated():
     clf = SoftmaxRegression(loss=Steep(), random_state=0).fit(X, y)
     assert clf.optimizer_state_["eta_factor"] < 1  # backed off, then trained
     assert clf.score(X, y) > 0.9
+
+
+@pytest.mark.parametrize("penalty", ["l2", "l1"])
+def test_a_short_last_batch_takes_its_share_of_the_penalty(penalty):
+    # 257 samples: a batch of 256, then a batch of 1. Each takes its share of
+    # the penalty's step, as of the loss's: a full step for the batch of 1
+    # would weigh the penalty nearly twice.
+    X, y = _problem()
+    X, y = StandardScaler().fit_transform(X[:257]), y[:257]
+    alpha, n = 0.01, 257
+    solver = {"l2": "lbfgs", "l1": "saga"}[penalty]
+    reference = LogisticRegression(
+        C=1 / (alpha * n),
+        l1_ratio=float(penalty == "l1"),
+        solver=solver,
+        tol=1e-10,
+        max_iter=100_000,
+    ).fit(X, y)
+    clf = SoftmaxRegression(penalty=penalty, alpha=alpha, max_iter=1000, random_state=0)
+    clf.fit(X, y)
+    assert np.abs(clf.coef_ - reference.coef_).max() < 2e-3
+    assert_allclose(clf.predict_proba(X), reference.predict_proba(X), atol=1e-3)

@@ -203,11 +203,12 @@ def test_wide_sparse_moments_hold_a_few_vectors():
     assert peak < 10 * vector, f"peak {peak / vector:.1f} vectors of n_features"
 
 
-def test_a_wide_sparse_fit_holds_about_three_times_its_weights():
-    # The weights once, vectors of n_features and of n_samples, and one
-    # minibatch's touched rows: no copy of the weights per epoch (the penalty's
-    # value) and no large chunk temporaries in the set-up (row norms). 4.0
-    # before both were removed.
+def test_a_wide_sparse_fit_holds_at_most_twice_its_weights():
+    # The weights once, a few vectors of n_features and of n_samples, and
+    # small chunks of one minibatch's touched rows: no copy of the weights per
+    # epoch (the penalty's value), no large temporaries in the set-up (row
+    # norms, power iterations), float32 moments and 32-bit indices for a
+    # float32 model. 4.0 before all that.
     rng = np.random.default_rng(0)
     X = sp.random(20_000, 50_000, 0.001, "csr", np.float32, rng)
     coef = rng.standard_normal((50_000, 20)).astype(np.float32)
@@ -217,4 +218,4 @@ def test_a_wide_sparse_fit_holds_about_three_times_its_weights():
     SoftmaxRegression(random_state=0).fit(X, y)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert peak < 3.2 * weights, f"peak {peak / weights:.2f} times the weights"
+    assert peak < 2 * weights, f"peak {peak / weights:.2f} times the weights"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_digits, make_classification
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
@@ -66,6 +67,21 @@ def test_partial_fit_after_fit_still_learns():
     assert clf.score(X, flipped) < 0.05
     _stream(clf, X, flipped, 5, 3, None)
     assert clf.score(X, flipped) > 0.9
+
+
+def test_partial_fit_after_fit_keeps_the_penalty_of_the_samples_trained_on():
+    # alpha="auto" counts fit's samples once, not once per epoch: streaming
+    # 256 more samples after a fit on 256 leaves a model penalized as
+    # LogisticRegression() on the 512, not a nearly unpenalized one (211 to
+    # 229 before, against 41 for LogisticRegression).
+    X, y = make_classification(
+        n_samples=512, n_features=8, n_informative=5, n_classes=3, random_state=0
+    )
+    X = X * 0.05  # small features: the penalty matters
+    clf = SoftmaxRegression(random_state=0).fit(X[:256], y[:256])
+    _stream(clf, X[256:], y[256:], n_chunks=8, n_passes=1, classes=None)
+    expected = LogisticRegression().fit(X, y)
+    assert np.abs(clf.coef_).sum() < 1.5 * np.abs(expected.coef_).sum()
 
 
 def test_out_of_core_training_from_a_memmap(tmp_path):
