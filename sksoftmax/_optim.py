@@ -299,6 +299,19 @@ def extreme_features(moments, dtype):
     return np.flatnonzero(varying & ~holds)
 
 
+def concentration(moments):
+    """The median, over the features that vary, of the share of a feature's
+    variance that its most extreme value holds: about 1 when a row far outside
+    the others holds most of every feature's variance."""
+    mean = moments["mean"]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        extreme = np.maximum(moments["high"] - mean, mean - moments["low"])
+        extreme **= 2
+        extreme /= moments["m2"]  # (m2 = weight * variance)
+    share = extreme[moments["m2"] > 0]
+    return float(np.median(share)) if share.size else 0.0
+
+
 def logit_rounding(moments, dtype):
     """The rounding error that logits computed in ``dtype`` on uncentred X carry.
 

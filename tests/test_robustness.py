@@ -298,6 +298,18 @@ def test_a_feature_varying_only_in_samples_of_zero_weight_is_constant(sparse):
     assert clf.score(X, y, sample_weight=weights) > 0.97
 
 
+def test_rows_far_outside_the_others_are_named():
+    # One row in 1,797 multiplied by 100 holds half of the variance: every
+    # feature's step is scaled to it and the other rows are learned slowly.
+    X, y = load_digits(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # none for the data as they are
+        SoftmaxRegression(random_state=0).fit(X, y)
+    X[7] *= 100
+    with pytest.warns(UserWarning, match=r"Rows \[7\] of X hold [4-9]\d%"):
+        SoftmaxRegression(random_state=0).fit(X, y)
+
+
 def test_negative_sample_weights_are_named():
     X, y = load_iris(return_X_y=True)
     weights = np.ones(len(y))
@@ -344,11 +356,30 @@ def test_cosine_runs_its_budget_whatever_tol():
     X, y = load_wine(return_X_y=True)
     clf = SoftmaxRegression(max_iter=50, tol=1.0, n_iter_no_change=2).fit(X, y)
     assert clf.n_iter_ == 50
-    # The other schedules still stop by the rule.
+    # The other schedules still stop by the rule, whose patience is at least
+    # n_iter_no_change times 50 steps: here one per epoch (a single batch).
     constant = SoftmaxRegression(
-        learning_rate="constant", max_iter=50, tol=1.0, n_iter_no_change=2
+        learning_rate="constant", max_iter=200, tol=1.0, n_iter_no_change=2
     ).fit(X, y)
-    assert constant.n_iter_ == 1 + 2
+    assert constant.n_iter_ == 1 + 2 * 50
+
+
+def test_early_stopping_on_small_data_trains_as_long_as_it_improves():
+    # One batch: an epoch is one step, and 15 validation samples saturate.
+    # The patience spans at least 50 steps per n_iter_no_change, and of the
+    # epochs that score alike the last is kept (0.82, 0.78 and 1.0 before, log
+    # losses up to 0.66).
+    X, y = load_iris(return_X_y=True)
+    X, X_test, y, y_test = train_test_split(
+        X, y, test_size=0.3, random_state=1, stratify=y
+    )
+    expected = LogisticRegression().fit(X, y).score(X_test, y_test)
+    losses = []
+    for seed in range(3):
+        clf = SoftmaxRegression(early_stopping=True, random_state=seed).fit(X, y)
+        assert clf.score(X_test, y_test) >= expected - 0.005
+        losses.append(log_loss(y_test, clf.predict_proba(X_test)))
+    assert np.mean(losses) < 0.22  # LogisticRegression: 0.165
 
 
 def test_max_iter_auto_gives_small_data_enough_steps():
@@ -497,8 +528,13 @@ def test_a_few_heavy_sample_weights_no_longer_freeze_the_others():
     # guide's limits of minibatch steps for the rest of the gap).
     X, y = load_digits(return_X_y=True)
     weights = np.ones(len(y))
-    weights[np.random.RandomState(0).choice(len(y), 5, replace=False)] = 1e5
-    clf = SoftmaxRegression(random_state=0).fit(X, y, sample_weight=weights)
+    heavy = np.random.RandomState(0).choice(len(y), 5, replace=False)
+    weights[heavy] = 1e5
+    # The fit still falls short of the optimum, and says so, naming them.
+    with pytest.warns(UserWarning, match=r"Rows \[[\d, ]+\] of X hold") as caught:
+        clf = SoftmaxRegression(random_state=0).fit(X, y, sample_weight=weights)
+    named = str(caught[0].message).split("]")[0].removeprefix("Rows [").split(", ")
+    assert set(map(int, named)) <= set(heavy)
     assert clf.score(X, y) > 0.75
 
 
