@@ -16,6 +16,9 @@ from sklearn.utils._param_validation import InvalidParameterError
 import sksoftmax
 from sksoftmax._datasets import (
     _MIRROR_ENV,
+    _MIRROR_HINT,
+    _CacheError,
+    _chosen_mirror,
     _mirror_url,
     fetch_fashion_mnist,
     load_fashion_mnist_sample,
@@ -245,9 +248,9 @@ def _load_data(args, say):
     if not args.sample:
         say("Loading Fashion-MNIST (downloaded on first use, then cached)...")
         try:
-            # Only the sentence below explains a failure: the libraries'
-            # warnings (such as scikit-learn's "Retry downloading from url")
-            # are silenced; sksoftmax's own (a corrupted cache) are kept.
+            # Only the sentence below explains a failure: other libraries'
+            # warnings are silenced; sksoftmax's own (a retried download, a
+            # corrupted cache) say what happens meanwhile and are kept.
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 warnings.filterwarnings("default", module=r"sksoftmax\b")
@@ -263,17 +266,21 @@ def _load_data(args, say):
             say("Using the full Fashion-MNIST dataset.")
             return train, test
         except OSError as exc:
-            # The first line says what failed ("Could not download ..."), the
-            # others list every source tried: too much for this one sentence.
-            reason = str(exc).strip().split("\n")[0].split("; tried")[0]
-            reason = reason.rstrip(":;. ")
+            # What failed and why, for every source tried, on one line. The
+            # fetcher's hint names mirror=; the main job's own ways are below.
+            reason = _one_line(exc).replace(_MIRROR_HINT, "").rstrip(":;. ")
             reason = reason[:1].lower() + reason[1:]
+            hint = (
+                f"; name a mirror with --mirror or the {_MIRROR_ENV} environment"
+                " variable"
+            )
+            if _chosen_mirror(args.mirror) or isinstance(exc, _CacheError):
+                hint = ""  # one was set, or none would help (such as a full disk)
             print(
                 "Could not get the full Fashion-MNIST dataset"
                 + (f" ({reason})" if reason else "")
                 + ", so falling back to the small sample bundled with sksoftmax, "
-                "whose scores are not comparable with the full dataset's; name a "
-                f"mirror with --mirror or the {_MIRROR_ENV} environment variable.",
+                f"whose scores are not comparable with the full dataset's{hint}.",
                 file=sys.stderr,
             )
     else:

@@ -9,16 +9,19 @@ import hashlib
 import http.client
 import os
 import shutil
+import socket
 import sys
+import threading
 import time
 import warnings
+from contextlib import contextmanager, suppress
 from importlib import resources
 from numbers import Integral, Real
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlparse
-from urllib.request import url2pathname, urlopen
+from urllib.request import HTTPHandler, HTTPSHandler, build_opener, url2pathname
 
 import numpy as np
 from sklearn.datasets import get_data_home
@@ -63,11 +66,18 @@ _BASE_URLS = (
     "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
 )
 _MIRROR_ENV = "SKSOFTMAX_FASHION_MNIST_MIRROR"
+# How a failed download's message ends (the main job names its own options).
+_MIRROR_HINT = (
+    f"Set mirror= or {_MIRROR_ENV} to a folder or URL holding the four official files."
+)
 # A download that brings less than this many bytes in `timeout` seconds is
-# stalled; temporary folders untouched for this long belong to killed runs.
+# stalled; temporary folders untouched for this long belong to killed runs,
+# as running calls touch theirs every _HEARTBEAT_SECONDS.
 _MIN_BYTES_PER_TIMEOUT = 1024
 _STALE_SECONDS = 600
+_HEARTBEAT_SECONDS = 60
 _FILE_PREFIX = {"train": "train", "test": "t10k"}
+_N_SAMPLES = {"train": 60_000, "test": 10_000}
 
 _IMAGE_SHAPE = (28, 28)
 _N_FEATURES = _IMAGE_SHAPE[0] * _IMAGE_SHAPE[1]
@@ -131,8 +141,8 @@ def fetch_fashion_mnist(
     The four official files are downloaded once, checked against their
     SHA-256, parsed and cached as ``fashion_mnist/{train,test}.npz`` in
     `data_home`; later calls read the cache and need no network. A corrupted
-    cache is detected (zip CRC-32 and array shapes), reported with a warning
-    and rebuilt.
+    cache is detected (zip CRC-32, array shapes, labels), reported with a
+    warning and rebuilt.
 
     A mirror, given by `mirror` or the environment variable
     ``SKSOFTMAX_FASHION_MNIST_MIRROR``, is tried before the official hosts: a
@@ -143,8 +153,9 @@ def fetch_fashion_mnist(
     Each source is read with a timeout and cut off beyond the official file's
     size; a source that fails (unreachable, HTTP 4xx, stalled, too large, wrong
     checksum) is left for the next one, and only errors that can pass (HTTP
-    5xx, a dropped connection, a timeout) are retried. Nothing partial is left
-    in `data_home`, and temporary folders of killed runs are removed.
+    5xx, a dropped connection) are retried. An error writing to `data_home`
+    (such as a full disk) is raised at once. Nothing partial is left in
+    `data_home`, and temporary folders of killed runs are removed.
 
     Parameters
     ----------
@@ -171,9 +182,12 @@ def fetch_fashion_mnist(
         both; these are the names used by ``fetch_openml("Fashion-MNIST")``.
 
     n_retries : int, default=3
-        Number of retries of a source after an error that can pass: HTTP 5xx,
-        a dropped connection or a timeout. Unreachable hosts, missing files
-        (HTTP 4xx), oversized or corrupted files are not retried.
+        Number of retries of a source after an error that can pass: HTTP 5xx
+        or a dropped connection (also one that closes before the announced
+        length). Unreachable hosts, missing files (HTTP 4xx), stalled sources
+        (see `timeout`), oversized or corrupted files are not retried: the
+        next source is tried at once, as retrying a stall would multiply the
+        wait.
 
     delay : float, default=1.0
         Number of seconds between retries.
@@ -185,8 +199,9 @@ def fetch_fashion_mnist(
         ``SKSOFTMAX_FASHION_MNIST_MIRROR``, if set.
 
     timeout : float, default=30.0
-        Seconds to wait for a connection and for each read; a source that
-        sends less than 1 KiB in `timeout` seconds is dropped as stalled.
+        A source that sends less than 1 KiB in `timeout` seconds is dropped as
+        stalled, from the start of the request on: connecting, the status line
+        and the headers count too.
 
     progress : bool, default=False
         Whether to show the progress of downloads on standard error.
@@ -228,7 +243,7 @@ def fetch_fashion_mnist(
     ((60000, 784), (60000,))
     """
     folder = Path(get_data_home(data_home)) / "fashion_mnist"
-    download = _Downloader(_sources(mirror), n_retries, delay, timeout, progress)
+    download = _Downloader(mirror, n_retries, delay, timeout, progress)
     parts = [
         _fetch_subset(name, folder, download_if_missing, download)
         for name in _subset_names(subset)
@@ -360,7 +375,7 @@ def _fetch_subset(subset, folder, download_if_missing, download):
     cache = folder / f"{subset}.npz"
     if cache.exists():
         try:
-            return _read_cache(cache)
+            return _read_cache(cache, _N_SAMPLES[subset])
         except ValueError as exc:
             if not download_if_missing:
                 raise OSError(
@@ -376,7 +391,7 @@ def _fetch_subset(subset, folder, download_if_missing, download):
         raise OSError("Data not found and `download_if_missing` is False")
     _build_cache(subset, cache, download)
     # Read back what was written: the same arrays (writable) as later calls get.
-    return _read_cache(cache)
+    return _read_cache(cache, _N_SAMPLES[subset])
 
 
 def _build_cache(subset, cache, download):
@@ -386,7 +401,10 @@ def _build_cache(subset, cache, download):
     # A private folder next to the cache: concurrent calls never share a
     # partial file, everything is removed on error, and os.replace is atomic
     # because both live on the same file system.
-    with TemporaryDirectory(dir=cache.parent, prefix=f".{subset}-") as tmp:
+    with (
+        TemporaryDirectory(dir=cache.parent, prefix=f".{subset}-") as tmp,
+        _heartbeat(tmp),
+    ):
         prefix = _FILE_PREFIX[subset]
         images, labels = (
             read_idx_gz(download(name, Path(tmp)), shape, max_bytes=_IDX_SIZES[name])
@@ -400,21 +418,70 @@ def _build_cache(subset, cache, download):
                 f"{prefix}-labels-idx1-ubyte.gz holds {len(labels)} labels but "
                 f"{prefix}-images-idx3-ubyte.gz holds {len(images)} images"
             )
-        if labels.max(initial=0) >= len(_TARGET_NAMES):
-            raise ValueError(
-                f"{prefix}-labels-idx1-ubyte.gz: label {labels.max()} is not "
-                f"in 0..{len(_TARGET_NAMES) - 1}"
-            )
+        _check_labels(labels, f"{prefix}-labels-idx1-ubyte.gz")
         tmp_cache = Path(tmp) / cache.name
-        np.savez(tmp_cache, data=images.reshape(-1, _N_FEATURES), target=labels)
-        os.replace(tmp_cache, cache)
+        with _writing_to(cache.parent):
+            np.savez(tmp_cache, data=images.reshape(-1, _N_FEATURES), target=labels)
+            os.replace(tmp_cache, cache)
+
+
+def _check_labels(labels, where):
+    if labels.max(initial=0) >= len(_TARGET_NAMES):
+        raise ValueError(
+            f"{where}: label {labels.max()} is not in 0..{len(_TARGET_NAMES) - 1}"
+        )
+
+
+@contextmanager
+def _heartbeat(folder):
+    """Touch `folder` every _HEARTBEAT_SECONDS while the block runs.
+
+    A thread does it, so it goes on while the call waits for a server or
+    between retries: _remove_stale_folders leaves the folder alone.
+    """
+    done = threading.Event()
+
+    def beat():
+        while not done.wait(_HEARTBEAT_SECONDS):
+            try:
+                os.utime(folder)
+            except OSError:  # removed: nothing left to keep
+                return
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+@contextmanager
+def _writing_to(folder):
+    """Report an OSError in the block as the cache folder's: see _CacheError."""
+    try:
+        yield
+    except OSError as exc:
+        raise _CacheError(
+            f"Could not write to the Fashion-MNIST cache folder {folder} ({exc});"
+            " check that it is writable and has free space, or choose another"
+            " data_home."
+        ) from exc
+
+
+def _created(path, folder):
+    """Open `path` in the cache `folder` for writing; see _writing_to."""
+    with _writing_to(folder):
+        return open(path, "wb")
 
 
 def _remove_stale_folders(folder):
     """Remove the temporary folders that killed runs left behind.
 
-    A live download writes to its folder at least every `timeout` seconds;
-    one untouched for _STALE_SECONDS belongs to no running call.
+    A running call touches its folder every _HEARTBEAT_SECONDS (see
+    _heartbeat), whatever it is doing; one untouched for _STALE_SECONDS belongs
+    to no running call.
     """
     now = time.time()
     ours = [tmp for subset in _FILE_PREFIX for tmp in folder.glob(f".{subset}-*")]
@@ -427,8 +494,8 @@ def _remove_stale_folders(folder):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _read_cache(path):
-    """Load and check a cache file; any corruption is a ValueError.
+def _read_cache(path, n_samples):
+    """Load and check a cache file of `n_samples` rows; any corruption is a ValueError.
 
     zipfile checks each member's CRC-32; a damaged zip or ``.npy`` header can
     raise many kinds of errors inside NumPy, all of which mean "corrupted".
@@ -441,51 +508,59 @@ def _read_cache(path):
         raise ValueError(f"{type(exc).__name__}: {exc}") from exc
     if not (
         data.dtype == target.dtype == np.uint8
-        and data.ndim == 2
-        and data.shape[1] == _N_FEATURES
-        and target.shape == data.shape[:1]
-        and len(target) > 0
+        and data.shape == (n_samples, _N_FEATURES)
+        and target.shape == (n_samples,)
     ):
         raise ValueError(
             f"unexpected arrays: data {data.dtype}{data.shape}, "
-            f"target {target.dtype}{target.shape}"
+            f"target {target.dtype}{target.shape}; expected {n_samples} rows"
         )
+    _check_labels(target, "target")
     return data, target
 
 
 class _Downloader:
-    """Fetch a file, checksum-verified, from the first of `sources` that has it."""
+    """Fetch a file, checksum-verified, from the first source that has it."""
 
-    def __init__(self, sources, n_retries, delay, timeout, progress):
-        self.sources = sources
+    def __init__(self, mirror, n_retries, delay, timeout, progress):
+        self.mirror = mirror
         self.n_retries, self.delay = n_retries, delay
         self.timeout, self.progress = timeout, progress
 
     def __call__(self, filename, folder):
         errors = []
-        for base in self.sources:
+        # Resolved here, when a download is needed: a bad mirror setting does
+        # not stop reading the cache.
+        for base in _sources(self.mirror):
             url = f"{base.rstrip('/')}/{filename}"
             try:
                 return self._fetch(url, folder / filename)
+            except _CacheError:
+                raise
             except OSError as exc:
                 errors.append(f"  {url}: {exc}")
         raise OSError(
             f"Could not download {filename}; tried:\n"
             + "\n".join(errors)
-            + f"\nSet mirror= or {_MIRROR_ENV} to a folder or URL holding the"
-            " four official files."
+            + f"\n{_MIRROR_HINT}"
         )
 
     def _fetch(self, url, path):
         """Copy `url` to `path`, retrying only errors that can pass."""
         for attempt in range(self.n_retries + 1):
             try:
-                return self._copy(url, path)
-            except _Hopeless as exc:
-                raise OSError(str(exc)) from None
-            except TimeoutError as exc:  # stalled: leave it for the next source
-                raise OSError(f"no answer within {self.timeout} s") from exc
+                with _Watchdog(self.timeout) as watchdog:
+                    return self._copy(url, path, watchdog)
+            except _CacheError:
+                raise
             except (OSError, http.client.HTTPException) as exc:
+                # Not retried, as that would multiply the wait: the next source.
+                if watchdog.stalled or isinstance(exc, TimeoutError):
+                    raise OSError(
+                        f"stalled: less than 1 KiB in {self.timeout} s"
+                    ) from exc
+                if isinstance(exc, _Hopeless):
+                    raise OSError(str(exc)) from None
                 if attempt == self.n_retries:
                     raise OSError(_reason(exc)) from exc
                 warnings.warn(
@@ -494,13 +569,14 @@ class _Downloader:
                 )
                 time.sleep(self.delay)
 
-    def _copy(self, url, path):
+    def _copy(self, url, path, watchdog):
         filename = path.name
         limit = _SIZES[filename]
         digest = hashlib.sha256()
+        opener = build_opener(_WatchedHTTP(watchdog), _WatchedHTTPS(watchdog))
         try:
-            response = urlopen(url, timeout=self.timeout)  # noqa: S310 - checked
-        except ValueError as exc:  # not a URL that urllib can open
+            response = opener.open(url, timeout=self.timeout)
+        except (ValueError, http.client.InvalidURL) as exc:  # such as a bad port
             raise _Hopeless(str(exc)) from exc
         except HTTPError as exc:
             if exc.code < 500:
@@ -511,32 +587,34 @@ class _Downloader:
                 raise exc.reason from exc
             # Unknown host, refused connection, missing local file: hopeless.
             raise _Hopeless(_reason(exc)) from exc
-        with response, open(path, "wb") as out:
-            announced = int(response.headers.get("Content-Length") or 0)
-            if announced > limit:
+        cache_folder = path.parent.parent  # path is in a temporary folder there
+        with response, _created(path, cache_folder) as out:
+            announced = _announced_size(response)
+            if announced is not None and announced > limit:
                 raise _Hopeless(f"announces {announced} bytes; {filename} has {limit}")
-            size, window_start, window_bytes = 0, time.monotonic(), 0
+            size = 0
             try:
                 while chunk := response.read1(1 << 16):
+                    watchdog.received(len(chunk))
                     size += len(chunk)
                     if size > limit:
                         raise _Hopeless(
                             f"sends more than the {limit} bytes of {filename}"
                         )
                     digest.update(chunk)
-                    out.write(chunk)
-                    window_bytes += len(chunk)
-                    if time.monotonic() - window_start > self.timeout:
-                        if window_bytes < _MIN_BYTES_PER_TIMEOUT:
-                            raise _Hopeless(
-                                f"stalled: {window_bytes} bytes in {self.timeout} s"
-                            )
-                        window_start, window_bytes = time.monotonic(), 0
+                    with _writing_to(cache_folder):
+                        out.write(chunk)
+                        out.flush()  # so that a full disk shows here, not at close
                     if self.progress:
                         _show_progress(filename, size, announced or limit)
             finally:
                 if self.progress and size:  # end the progress line
                     print(file=sys.stderr)
+            if announced is not None and size < announced:
+                # read1 ends quietly here, where read raises IncompleteRead.
+                raise ConnectionError(
+                    f"connection closed after {size} of {announced} bytes"
+                )
         if digest.hexdigest() != _SHA256[filename]:
             path.unlink()
             raise _Hopeless(
@@ -548,6 +626,88 @@ class _Downloader:
 
 class _Hopeless(OSError):  # noqa: N818 - an error that retrying cannot fix
     """A source that retrying cannot fix: left for the next one at once."""
+
+
+class _CacheError(OSError):
+    """Writing to the cache folder failed: not retried, nor blamed on a source."""
+
+
+class _Watchdog:
+    """Shut a request's socket down when it brings less than 1 KiB in `timeout` s.
+
+    The socket's own timeout restarts with every byte: a server that trickles
+    its status line, headers or chunk sizes would hold the call for ever.
+    """
+
+    def __init__(self, timeout):
+        self.timeout, self.stalled = timeout, False
+        self.sock = None  # set by _WatchedHTTP(S) once connected
+        self._received, self._deadline = 0, time.monotonic() + timeout
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._done.set()
+        self._thread.join()
+
+    def received(self, n_bytes):
+        """Count `n_bytes` more: each KiB gives the source `timeout` more seconds."""
+        self._received += n_bytes
+        if self._received >= _MIN_BYTES_PER_TIMEOUT:
+            self._received, self._deadline = 0, time.monotonic() + self.timeout
+
+    def _watch(self):
+        # Past the deadline, wait for a socket if it is still connecting (the
+        # socket's timeout bounds that).
+        while not self._done.wait(max(self._deadline - time.monotonic(), 0.05)):
+            if time.monotonic() >= self._deadline:
+                self.stalled = True
+                if self.sock is not None:
+                    with suppress(OSError):  # closed meanwhile
+                        self.sock.shutdown(socket.SHUT_RDWR)
+                    return
+
+
+class _Watched:
+    """A urllib handler that shows each socket it connects to a _Watchdog."""
+
+    def __init__(self, watchdog):
+        super().__init__()
+        self.watchdog = watchdog
+
+    def do_open(self, http_class, req, **kwargs):
+        watchdog = self.watchdog
+
+        class Connection(http_class):
+            def connect(self):
+                super().connect()
+                watchdog.sock = self.sock
+
+        return super().do_open(Connection, req, **kwargs)
+
+
+class _WatchedHTTP(_Watched, HTTPHandler):
+    pass
+
+
+class _WatchedHTTPS(_Watched, HTTPSHandler):
+    pass
+
+
+def _announced_size(response):
+    """The Content-Length of `response`, or None if absent or not a number.
+
+    A value repeated ("N, N") counts once; any other is ignored, and
+    http.client then reads until the connection closes.
+    """
+    header = response.headers.get("Content-Length", "")
+    values = {value.strip() for value in header.split(",")}
+    value = values.pop() if len(values) == 1 else ""
+    return int(value) if value.isdecimal() else None
 
 
 def _reason(exc):
@@ -567,9 +727,15 @@ def _show_progress(filename, size, total):
 
 def _sources(mirror):
     """The mirror (the argument, else the environment), then the official hosts."""
+    mirror = _chosen_mirror(mirror)
+    return ((_mirror_url(os.fspath(mirror)),) if mirror else ()) + tuple(_BASE_URLS)
+
+
+def _chosen_mirror(mirror):
+    """The `mirror` argument, else the environment variable's value, else None."""
     if mirror is None:
         mirror = os.environ.get(_MIRROR_ENV, "").strip()
-    return ((_mirror_url(os.fspath(mirror)),) if mirror else ()) + tuple(_BASE_URLS)
+    return mirror or None
 
 
 def _mirror_url(mirror):

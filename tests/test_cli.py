@@ -60,20 +60,19 @@ def check_report(stdout, n_epochs):
 
 
 @needs_mirror_parameter
-def test_main_job_on_a_cached_dataset(fake_fashion_mnist, monkeypatch, tmp_path):
-    """The cache alone is enough: the child process has no network."""
-    monkeypatch.setenv(MIRROR_ENV, str(fake_fashion_mnist.folder))
-    fetch_fashion_mnist(subset="all", data_home=tmp_path / "home")
+def test_main_job_on_a_cached_dataset(fake_fashion_mnist, tmp_path, capsys):
+    """The cache alone is enough: no mirror is set and no host is tried."""
+    home = tmp_path / "home"
+    fetch_fashion_mnist(subset="all", data_home=home, mirror=fake_fashion_mnist.folder)
     model_path = tmp_path / "model.joblib"
 
-    result = run_main_job(
-        *["--data-home", str(tmp_path / "home"), "--max-iter", "2"],
-        *["--batch-size", "8", "--save", str(model_path)],
-    )
-    assert "Using the full Fashion-MNIST dataset." in result.stdout
-    assert "Training on 30 images, testing on 20." in result.stdout
-    check_report(result.stdout, n_epochs=2)
-    assert result.stderr == ""
+    args = ["--data-home", str(home), "--max-iter", "2", "--batch-size", "8"]
+    assert _cli.main([*args, "--save", str(model_path)]) == 0
+    out, err = capsys.readouterr()
+    assert "Using the full Fashion-MNIST dataset." in out
+    assert "Training on 30 images, testing on 20." in out
+    check_report(out, n_epochs=2)
+    assert err == ""
 
     model = joblib.load(model_path)
     X, y = fake_fashion_mnist.arrays["test"]
@@ -92,12 +91,18 @@ def test_main_job_on_real_data_from_a_mirror(real_data_dir, tmp_path):
     assert check_report(result.stdout, n_epochs=1) > 0.75
 
 
-def check_fallback_message(err):
-    """One sentence on one line, naming the ways to set a mirror; no warnings."""
+def check_fallback_message(err, mirror_given=False):
+    """One sentence on one line with the reason, and no warnings.
+
+    It names the ways to set a mirror only when none was set.
+    """
     assert err.count("\n") == 1 and err.endswith(".\n"), err
-    assert err.startswith("Could not get the full Fashion-MNIST dataset")
+    assert err.startswith(
+        "Could not get the full Fashion-MNIST dataset (could not download "
+        "train-images-idx3-ubyte.gz"
+    )
     assert "falling back to the small sample bundled with sksoftmax" in err
-    assert "--mirror" in err and MIRROR_ENV in err
+    assert ("--mirror" in err) == (MIRROR_ENV in err) == (not mirror_given)
     assert "Warning" not in err and "Traceback" not in err
 
 
@@ -112,24 +117,30 @@ def test_main_job_falls_back_to_the_sample(capsys, tmp_path):
 
 
 @needs_mirror_parameter
-@pytest.mark.parametrize("mirror", ["closed port", "empty folder"])
+@pytest.mark.parametrize("kind", ["closed port", "empty folder", "404"])
 def test_main_job_falls_back_quietly_when_offline(
-    capsys, monkeypatch, tmp_path, mirror
+    capsys, http_server, monkeypatch, tmp_path, kind
 ):
-    """A dead mirror and unreachable hosts: one sentence, no library warnings."""
+    """A bad mirror and unreachable hosts: one sentence, no library warnings.
+
+    The sentence gives the mirror's reason, and does not ask for a mirror.
+    """
     monkeypatch.setattr(_datasets, "_BASE_URLS", (closed_port_url(),))
-    if mirror == "closed port":
-        mirror = closed_port_url()
-    else:
-        (tmp_path / "empty").mkdir()
-        mirror = str(tmp_path / "empty")
+    (tmp_path / "empty").mkdir()
+    mirror = {
+        "closed port": closed_port_url(),
+        "empty folder": str(tmp_path / "empty"),
+        "404": http_server(tmp_path / "empty").url,
+    }[kind]
     args = ["--mirror", mirror, "--data-home", str(tmp_path / "home")]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert _cli.main([*args, "--max-iter", "1", "--quiet"]) == 0
     assert [str(w.message) for w in caught] == []
     out, err = capsys.readouterr()
-    check_fallback_message(err)
+    check_fallback_message(err, mirror_given=True)
+    url = f"{_datasets._mirror_url(mirror).rstrip('/')}/train-images-idx3-ubyte.gz"
+    assert f"{url}: {'HTTP Error 404' if kind == '404' else ''}" in err
     check_report(out, n_epochs=0)
 
 
@@ -141,7 +152,7 @@ def test_main_job_falls_back_quietly_in_a_child_process(tmp_path):
         *["--mirror", str(tmp_path / "empty"), "--data-home", str(tmp_path)],
         *["--max-iter", "1", "--quiet"],
     )
-    check_fallback_message(result.stderr)
+    check_fallback_message(result.stderr, mirror_given=True)
     check_report(result.stdout, n_epochs=0)
 
 

@@ -312,6 +312,18 @@ def _wrong_keys(path):
     np.savez(path, images=np.zeros((20, 784), np.uint8))
 
 
+def _too_few_rows(path):
+    with np.load(path) as npz:
+        data, target = npz["data"], npz["target"]
+    np.savez(path, data=data[:5], target=target[:5])
+
+
+def _labels_out_of_range(path):
+    with np.load(path) as npz:
+        data, target = npz["data"], npz["target"]
+    np.savez(path, data=data, target=target + 50)
+
+
 @pytest.mark.parametrize(
     "corrupt",
     [
@@ -319,9 +331,19 @@ def _wrong_keys(path):
         _flip_middle_byte,
         _wrong_shape,
         _wrong_keys,
+        _too_few_rows,
+        _labels_out_of_range,
         lambda p: p.write_text("junk"),
     ],
-    ids=["truncated", "flipped-byte", "wrong-shape", "wrong-keys", "junk"],
+    ids=[
+        "truncated",
+        "flipped-byte",
+        "wrong-shape",
+        "wrong-keys",
+        "too-few-rows",
+        "labels-out-of-range",
+        "junk",
+    ],
 )
 def test_corrupted_cache_is_rebuilt(fake_fashion_mnist, monkeypatch, home, corrupt):
     monkeypatch.setenv(MIRROR_ENV, str(fake_fashion_mnist.folder))
@@ -353,11 +375,12 @@ CHILD = """
 import json, sys
 from sksoftmax import _datasets
 _datasets._SHA256.update(json.loads(sys.argv[1]))
+_datasets._N_SAMPLES.update(json.loads(sys.argv[2]))
 _datasets._BASE_URLS = ()
 print("ready", flush=True)
 sys.stdin.readline()  # start both processes' fetch at the same moment
 X, y = _datasets.fetch_fashion_mnist(
-    subset="all", data_home=sys.argv[2], return_X_y=True
+    subset="all", data_home=sys.argv[3], return_X_y=True
 )
 print(int(X.sum()), y.tolist())
 """
@@ -367,7 +390,8 @@ def test_two_processes_fetch_into_one_data_home(fake_fashion_mnist, http_server,
     # Slow answers make sure that both processes are downloading at once.
     server = http_server(fake_fashion_mnist.folder, delay=0.25)
     env = subprocess_env(**{MIRROR_ENV: server.url})
-    args = [sys.executable, "-c", CHILD, json.dumps(_datasets._SHA256), str(home)]
+    patches = [json.dumps(_datasets._SHA256), json.dumps(_datasets._N_SAMPLES)]
+    args = [sys.executable, "-c", CHILD, *patches, str(home)]
     children = [
         subprocess.Popen(
             args, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True

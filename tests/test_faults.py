@@ -4,14 +4,18 @@ Every server here listens on 127.0.0.1, answers a bounded number of requests
 and stops by itself within a few seconds.
 """
 
+import errno
+import io
 import os
+import shutil
+import threading
 import time
 import warnings
 from http.server import BaseHTTPRequestHandler
 
 import numpy as np
 import pytest
-from conftest import ThreadedServer
+from conftest import FakeFashionMNIST, ThreadedServer
 from numpy.testing import assert_array_equal
 
 from sksoftmax import _datasets, fetch_fashion_mnist
@@ -20,12 +24,24 @@ pytestmark = pytest.mark.usefixtures("offline")
 MIRROR_ENV = _datasets._MIRROR_ENV
 LABELS = "t10k-labels-idx1-ubyte.gz"
 CLOSED_PORT = "http://127.0.0.1:9/"  # the discard port: nothing listens there
+# Sent before one "0" after another: the status line, a header or the size of
+# the first chunk never ends.
+PREAMBLES = {
+    "trickle-status": b"HTTP/1.1 200 ",
+    "trickle-header": b"HTTP/1.1 200 OK\r\nX-Slow: ",
+    "trickle-chunk-size": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+}
 
 
 class FaultServer(ThreadedServer):
-    """Answer every request with one fault: hang, trickle, flood or 404."""
+    """Answer every request with one fault: hang, trickle, flood, 404...
 
-    def __init__(self, fault, limit_seconds=3.0):
+    "serve" sends the files of `folder` with the header ``Content-Length:
+    {content_length}`` (``{n}``: the file's size); "cut-first" too, but the
+    first answer ends, and the connection closes, halfway through the file.
+    """
+
+    def __init__(self, fault, limit_seconds=3.0, folder=None, content_length="{n}"):
         self.requests = 0
         server = self
 
@@ -40,16 +56,30 @@ class FaultServer(ThreadedServer):
                     while time.monotonic() < deadline:
                         time.sleep(0.05)
                     return
-                self.send_response(200)
-                if fault == "announce-huge":
-                    self.send_header("Content-Length", str(10**9))
-                self.end_headers()
-                chunk = b"\0" if fault == "trickle" else bytes(2**16)
+                if fault in ("serve", "cut-first"):
+                    body = (folder / self.path.lstrip("/")).read_bytes()
+                    self.send_response(200)
+                    length = content_length.format(n=len(body))
+                    self.send_header("Content-Length", length)
+                    self.end_headers()
+                    if fault == "cut-first" and server.requests == 1:
+                        body = body[: len(body) // 2]
+                    self.wfile.write(body)
+                    return
+                if fault in PREAMBLES:
+                    self.wfile.write(PREAMBLES[fault])
+                else:
+                    self.send_response(200)
+                    if fault == "announce-huge":
+                        self.send_header("Content-Length", str(10**9))
+                    self.end_headers()
+                trickle = fault == "trickle" or fault in PREAMBLES
+                chunk = b"0" if trickle else bytes(2**16)
                 try:
                     while time.monotonic() < deadline:
                         self.wfile.write(chunk)
                         self.wfile.flush()
-                        if fault == "trickle":
+                        if trickle:
                             time.sleep(0.05)
                 except OSError:  # the client went away, as it should
                     pass
@@ -58,6 +88,42 @@ class FaultServer(ThreadedServer):
                 pass
 
         super().__init__(Handler)
+
+
+class RunOnAppend(list):
+    """A list that calls `function` before each append."""
+
+    def __init__(self, function):
+        super().__init__()
+        self.function = function
+
+    def append(self, item):
+        self.function()
+        super().append(item)
+
+
+def wait_for(condition, seconds=5):
+    """Return the first true value of `condition()` within `seconds`, or fail."""
+    deadline = time.monotonic() + seconds
+    while not (value := condition()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+    return value
+
+
+def failing_writes(error):
+    """An `open` for _datasets: files opened for writing fail with `error`."""
+
+    class FailingFile(io.FileIO):
+        def write(self, data):
+            raise OSError(error, os.strerror(error))
+
+    def open_(file, mode="r", *args, **kwargs):
+        if "w" in mode:
+            return FailingFile(file, mode)
+        return open(file, mode, *args, **kwargs)
+
+    return open_
 
 
 @pytest.fixture
@@ -100,6 +166,91 @@ def test_a_bad_source_falls_through_to_the_next(
     assert sorted(os.listdir(home / "fashion_mnist")) == ["test.npz"]
 
 
+@pytest.mark.parametrize("fault", list(PREAMBLES))
+def test_a_trickle_before_the_body_is_cut_off_in_time(
+    fake_fashion_mnist, fault_server, monkeypatch, home, fault
+):
+    """The socket's timeout restarts with each byte: the request has a deadline."""
+    bad = fault_server(fault, limit_seconds=15)
+    monkeypatch.setattr(_datasets, "_BASE_URLS", (fake_fashion_mnist.folder.as_uri(),))
+    start = time.monotonic()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a stall is not retried
+        bunch = fetch_fashion_mnist(
+            subset="test", data_home=home, mirror=bad.url, timeout=1
+        )
+    assert time.monotonic() - start < 10  # about 1 s for each file
+    assert_array_equal(bunch.target, fake_fashion_mnist.arrays["test"][1])
+    assert bad.requests == 2
+
+
+def test_a_body_cut_short_of_its_content_length_is_retried(
+    fake_fashion_mnist, fault_server, home
+):
+    server = fault_server("cut-first", folder=fake_fashion_mnist.folder)
+    with pytest.warns(UserWarning, match=r"connection closed after \d+ of \d+ bytes"):
+        bunch = fetch_fashion_mnist(
+            subset="test", data_home=home, mirror=server.url, delay=0.01
+        )
+    assert_array_equal(bunch.target, fake_fashion_mnist.arrays["test"][1])
+    assert server.requests == 3  # the images twice, the labels once
+
+
+@pytest.mark.parametrize("content_length", ["abc", "{n}, {n}", "{n}, 7", ""])
+def test_an_unreadable_content_length_is_ignored(
+    fake_fashion_mnist, fault_server, home, content_length
+):
+    """As http.client does, which then reads until the connection closes."""
+    server = fault_server(
+        "serve", folder=fake_fashion_mnist.folder, content_length=content_length
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bunch = fetch_fashion_mnist(subset="test", data_home=home, mirror=server.url)
+    assert_array_equal(bunch.target, fake_fashion_mnist.arrays["test"][1])
+
+
+def test_a_url_with_a_bad_port_is_not_retried(fake_fashion_mnist, monkeypatch, home):
+    monkeypatch.setattr(_datasets, "_BASE_URLS", (fake_fashion_mnist.folder.as_uri(),))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bunch = fetch_fashion_mnist(
+            subset="test", data_home=home, mirror="http://127.0.0.1:abc/", delay=5
+        )
+    assert_array_equal(bunch.target, fake_fashion_mnist.arrays["test"][1])
+
+
+@pytest.mark.parametrize("error", [errno.ENOSPC, errno.EROFS, errno.ENOENT])
+def test_an_error_writing_the_cache_folder_is_not_the_sources(
+    fake_fashion_mnist, http_server, monkeypatch, home, error
+):
+    """Raised at once, naming the folder: no retry, no other source, no hint."""
+    server = http_server(fake_fashion_mnist.folder)
+    other = http_server(fake_fashion_mnist.folder)
+    monkeypatch.setattr(_datasets, "_BASE_URLS", (other.url,))
+    if error == errno.ENOENT:  # the temporary folder, removed while the call waits
+
+        def remove_it():
+            for tmp in (home / "fashion_mnist").glob(".test-*"):
+                shutil.rmtree(tmp)
+
+        monkeypatch.setattr(server, "requests", RunOnAppend(remove_it))
+    else:  # a full or read-only disk
+        monkeypatch.setattr(_datasets, "open", failing_writes(error), raising=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not retried
+        with pytest.raises(OSError) as excinfo:
+            fetch_fashion_mnist(
+                subset="test", data_home=home, mirror=server.url, delay=5
+            )
+    message = str(excinfo.value)
+    assert f"cache folder {home / 'fashion_mnist'} " in message
+    assert os.strerror(error) in message
+    assert MIRROR_ENV not in message
+    assert len(server.requests) == 1 and other.requests == []
+    assert not any(home.rglob("*.gz"))
+
+
 def test_http_4xx_is_not_retried_and_the_error_names_each_source(
     fault_server, monkeypatch, home
 ):
@@ -133,6 +284,20 @@ def test_an_unsupported_mirror_is_named(mirror, home):
         fetch_fashion_mnist(data_home=home, mirror=mirror)
 
 
+def test_a_bad_mirror_setting_does_not_stop_reading_the_cache(
+    fake_fashion_mnist, monkeypatch, home
+):
+    fetch_fashion_mnist(subset="test", data_home=home, mirror=fake_fashion_mnist.folder)
+    monkeypatch.setenv(MIRROR_ENV, "s3://bucket/fashion-mnist")
+    for download_if_missing in (True, False):
+        bunch = fetch_fashion_mnist(
+            subset="test", data_home=home, download_if_missing=download_if_missing
+        )
+        assert_array_equal(bunch.target, fake_fashion_mnist.arrays["test"][1])
+    with pytest.raises(ValueError, match="unsupported scheme 's3'"):
+        fetch_fashion_mnist(subset="train", data_home=home)  # needs a download
+
+
 def test_progress_is_shown_when_asked(fake_fashion_mnist, home, capsys):
     fetch_fashion_mnist(
         subset="test", data_home=home, mirror=fake_fashion_mnist.folder, progress=True
@@ -156,6 +321,35 @@ def test_temporary_folders_of_killed_runs_are_removed(fake_fashion_mnist, home):
     assert other.exists()
 
 
+def test_the_temporary_folder_of_a_live_call_is_kept(
+    fake_fashion_mnist, http_server, monkeypatch, home
+):
+    """However long the call waits (here for the server), its folder stays fresh."""
+    monkeypatch.setattr(_datasets, "_HEARTBEAT_SECONDS", 0.05)
+    answer = threading.Event()
+    server = http_server(fake_fashion_mnist.folder)
+    monkeypatch.setattr(server, "requests", RunOnAppend(lambda: answer.wait(30)))
+    results = []
+    call = threading.Thread(
+        target=lambda: results.append(
+            fetch_fashion_mnist(subset="test", data_home=home, mirror=server.url)
+        )
+    )
+    call.start()
+    try:
+        (tmp,) = wait_for(lambda: list((home / "fashion_mnist").glob(".test-*")))
+        long_ago = time.time() - 2 * _datasets._STALE_SECONDS
+        for path in [*tmp.rglob("*"), tmp]:
+            os.utime(path, (long_ago, long_ago))
+        wait_for(lambda: tmp.stat().st_mtime > long_ago)  # its heartbeat
+        _datasets._remove_stale_folders(home / "fashion_mnist")
+        assert tmp.exists()
+    finally:
+        answer.set()
+        call.join()
+    assert_array_equal(results[0].target, fake_fashion_mnist.arrays["test"][1])
+
+
 # ------------------------------------------------------------------ the cache
 
 
@@ -167,14 +361,15 @@ def cache(fake_fashion_mnist, home):
 
 def test_every_single_byte_change_of_the_cache_is_caught(cache, tmp_path):
     good = cache.read_bytes()
-    data, target = _datasets._read_cache(cache)
+    n_samples = FakeFashionMNIST.sizes["test"]
+    data, target = _datasets._read_cache(cache, n_samples)
     damaged = tmp_path / "damaged.npz"
     for position in range(len(good)):
         content = bytearray(good)
         content[position] ^= 0xFF
         damaged.write_bytes(bytes(content))
         try:
-            read = _datasets._read_cache(damaged)
+            read = _datasets._read_cache(damaged, n_samples)
         except ValueError:
             continue  # the caller warns and rebuilds
         # Or the change was harmless (zip metadata): the very same arrays.
