@@ -199,9 +199,9 @@ def fetch_fashion_mnist(
         ``SKSOFTMAX_FASHION_MNIST_MIRROR``, if set.
 
     timeout : float, default=30.0
-        A source that sends less than 1 KiB in `timeout` seconds is dropped as
-        stalled, from the start of the request on: connecting, the status line
-        and the headers count too.
+        Seconds to connect (to each address of a host), then a source that
+        sends less than 1 KiB in `timeout` seconds is dropped as stalled: the
+        status line and the headers count too.
 
     progress : bool, default=False
         Whether to show the progress of downloads on standard error.
@@ -396,15 +396,14 @@ def _fetch_subset(subset, folder, download_if_missing, download):
 
 def _build_cache(subset, cache, download):
     """Download and parse the two files of `subset` into the `cache` file."""
-    cache.parent.mkdir(parents=True, exist_ok=True)
+    with _writing_to(cache.parent):
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        temporary = TemporaryDirectory(dir=cache.parent, prefix=f".{subset}-")
     _remove_stale_folders(cache.parent)
     # A private folder next to the cache: concurrent calls never share a
     # partial file, everything is removed on error, and os.replace is atomic
     # because both live on the same file system.
-    with (
-        TemporaryDirectory(dir=cache.parent, prefix=f".{subset}-") as tmp,
-        _heartbeat(tmp),
-    ):
+    with temporary as tmp, _heartbeat(tmp):
         prefix = _FILE_PREFIX[subset]
         images, labels = (
             read_idx_gz(download(name, Path(tmp)), shape, max_bytes=_IDX_SIZES[name])
@@ -641,7 +640,7 @@ class _Watchdog:
 
     def __init__(self, timeout):
         self.timeout, self.stalled = timeout, False
-        self.sock = None  # set by _WatchedHTTP(S) once connected
+        self.sock = None  # see connected
         self._received, self._deadline = 0, time.monotonic() + timeout
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
@@ -660,16 +659,19 @@ class _Watchdog:
         if self._received >= _MIN_BYTES_PER_TIMEOUT:
             self._received, self._deadline = 0, time.monotonic() + self.timeout
 
+    def connected(self, sock):
+        """Watch `sock`, from now: connecting is bounded by the socket's own
+        timeout, for each address tried (a dead IPv6 route, then IPv4)."""
+        self.sock = sock
+        self._received, self._deadline = 0, time.monotonic() + self.timeout
+
     def _watch(self):
-        # Past the deadline, wait for a socket if it is still connecting (the
-        # socket's timeout bounds that).
         while not self._done.wait(max(self._deadline - time.monotonic(), 0.05)):
-            if time.monotonic() >= self._deadline:
+            if self.sock is not None and time.monotonic() >= self._deadline:
                 self.stalled = True
-                if self.sock is not None:
-                    with suppress(OSError):  # closed meanwhile
-                        self.sock.shutdown(socket.SHUT_RDWR)
-                    return
+                with suppress(OSError):  # closed meanwhile
+                    self.sock.shutdown(socket.SHUT_RDWR)
+                return
 
 
 class _Watched:
@@ -685,7 +687,7 @@ class _Watched:
         class Connection(http_class):
             def connect(self):
                 super().connect()
-                watchdog.sock = self.sock
+                watchdog.connected(self.sock)
 
         return super().do_open(Connection, req, **kwargs)
 

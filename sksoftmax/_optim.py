@@ -263,12 +263,17 @@ def merge_moments(a, b):
 
 
 def moments_as(moments, dtype):
-    """The summary with its vectors in ``dtype`` (computed in float64, a float32
-    model's are kept in float32)."""
-    return {
-        key: value.astype(dtype, copy=False) if isinstance(value, np.ndarray) else value
-        for key, value in moments.items()
-    }
+    """The summary with its vectors in ``dtype`` where they fit (computed in
+    float64, a float32 model's are kept in float32, but for a vector that
+    float32 cannot hold, such as the squared deviations of large values)."""
+    kept = dict(moments)
+    for key, value in moments.items():
+        if isinstance(value, np.ndarray):
+            with np.errstate(over="ignore"):
+                cast = value.astype(dtype, copy=False)
+            if np.array_equal(np.isfinite(cast), np.isfinite(value)):
+                kept[key] = cast
+    return kept
 
 
 def extreme_features(moments, dtype):
@@ -368,18 +373,21 @@ def preconditioner(moments, batch_size, centered, dtype):
     ``centered`` (a bool, or one per feature) says which features are
     centred; the others (no intercept to absorb the mean, or the rare features
     of sparse X, whose steps touch only the features a minibatch holds) are
-    scaled by their second moment around zero instead.
+    scaled by their second moment around zero instead. Both are returned in
+    ``dtype``, the weights' (on the host).
     """
     weight = max(moments["weight"], np.finfo(np.float64).tiny)
+    # In float64 (the moments may be kept in float32: squares of large values
+    # overflow there), in place, in three work vectors: on wide data vectors of
+    # n_features are what the set-up holds beyond the weights.
     mean = moments["mean"]
     centered = np.broadcast_to(centered, mean.shape)
     center = np.where(centered, mean, 0.0)
-    # In place, in two work vectors: on wide data vectors of n_features are
-    # what the set-up holds beyond the weights.
-    second = moments["m2"] / weight  # the variance, or around 0 if not centred
-    work = np.square(mean)
+    # the variance, or around 0 if not centred
+    second = np.divide(moments["m2"], weight, dtype=np.float64)
+    work = np.square(mean, dtype=np.float64)
     np.add(second, work, out=second, where=~centered)
-    spread = np.subtract(moments["high"], center)
+    spread = np.subtract(moments["high"], center, dtype=np.float64)
     np.maximum(spread, np.subtract(center, moments["low"], out=work), out=spread)
     # Variation at the rounding level of the data's dtype is no variation.
     work = np.abs(mean, out=work)
@@ -393,7 +401,7 @@ def preconditioner(moments, batch_size, centered, dtype):
     scale = work  # 0: no step where unusable
     scale.fill(0.0)
     np.divide(1.0, second, out=scale, where=usable)
-    return center, scale
+    return center.astype(dtype, copy=False), scale.astype(dtype, copy=False)
 
 
 def row_curvatures(X, rows, center, scale, fit_intercept):

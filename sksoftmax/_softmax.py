@@ -46,8 +46,8 @@ from sksoftmax._losses import LOSSES, log_softmax, softmax
 # optimizer steps, so that small datasets (a few minibatches) converge too.
 AUTO_EPOCHS = 6
 AUTO_STEPS = 500
-# The stopping rule's patience is at least n_iter_no_change times this many
-# steps (see _train).
+# With early stopping, the stopping rule's patience is at least
+# n_iter_no_change times this many steps (see _train).
 PATIENCE_STEPS = 50
 # Each time an epoch diverges with eta0="auto", the step is divided by this and
 # the epoch is run again from where it started, at most MAX_BACKTRACKS times.
@@ -81,7 +81,7 @@ SKEW_SAMPLE = 4096
 # slowly (digits: 0.90 accuracy against 0.96), and a warning names them. They
 # are looked for where the most extreme value of the median feature holds
 # over CONCENTRATION of its variance (at most 0.06 on the suite's dense data,
-# 0.3 to 1 with such rows).
+# 0.3 to 1 with such rows), or where rows are skewed.
 DOMINANT_ROW_SHARE = 0.25
 CONCENTRATION = 0.1
 
@@ -229,9 +229,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         earlier only with ``early_stopping``. None disables the rule.
 
     n_iter_no_change : int, default=5
-        Number of epochs without improvement that the stopping rule waits; on
-        data of fewer than 50 minibatches, as many times 50 steps (an epoch of
-        one or two steps is too short for a score to move).
+        Number of epochs without improvement that the stopping rule waits;
+        with ``early_stopping`` on data of fewer than 50 minibatches, as many
+        times 50 steps (an epoch of one or two steps is too short for the
+        validation accuracy to move).
 
     early_stopping : bool, default=False
         Whether to hold out ``validation_fraction`` of the training data
@@ -892,9 +893,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         every draw's curvature under twice the mean, and the preconditioner
         only standardizes (no range term). Decided on an even sample of the
         rows for dense X without weights, as the step size is; on every row
-        otherwise. Skewed rows are also checked for rows that hold most of
-        the variance (:func:`_warn_of_dominant_rows`), whatever the steps.
-        Returns the rows' curvatures when computed for every row.
+        otherwise. Dense X whose rows are skewed, or whose moments suggest
+        rows far outside the others, is checked for rows that hold most of the
+        variance (:func:`_warn_of_dominant_rows`), on every row, whatever the
+        steps. Returns the rows' curvatures when computed for every row.
         """
         if weights is not None:
             weights = weights / weights[rows].mean()
@@ -911,22 +913,22 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         load = curvatures if weights is None else curvatures * weights[checked]
         drawn = state["steps"] != "accelerated" and self.shuffle
         skewed = drawn and load.max() > IMPORTANCE_SKEW * load.mean()
-        concentrated = _optim.concentration(state["moments"]) > CONCENTRATION
-        if not (skewed or concentrated):
+        # Rows far outside the others are looked for in dense X (a sparse row
+        # holds a few features' variance) where the data suggest them.
+        suspect = (
+            not sp.issparse(X)
+            and _optim.concentration(state["moments"]) > CONCENTRATION
+        )
+        if not (skewed or suspect):
             return curvatures if checked is rows else None
-        # The rows' curvatures on standardized features (no range term): for
-        # importance sampling, on every row; for the warning, those checked.
+        # Every row's curvature on standardized features (no range term):
+        # importance sampling draws by them, the warning takes their shares.
         dtype = _host_dtype(state["coef_t"])
         center, scale = _optim.preconditioner(state["moments"], None, centered, dtype)
-        if skewed:
-            checked = rows
-        curvatures = _optim.row_curvatures(
-            X, checked, center, scale, self.fit_intercept
-        )
-        load = curvatures if weights is None else curvatures * weights[checked]
-        if not sp.issparse(X):  # (a sparse row holds a few features' variance)
-            share = load / (load.mean() * rows.size)
-            _warn_of_dominant_rows(X, checked, share, center, scale, weights)
+        curvatures = _optim.row_curvatures(X, rows, center, scale, self.fit_intercept)
+        if not sp.issparse(X):
+            load = curvatures if weights is None else curvatures * weights[rows]
+            _warn_of_dominant_rows(X, rows, load / load.sum(), center, scale, weights)
         if not skewed:
             return None
         probabilities, draw_weights = _optim.importance_sampling(
@@ -1040,12 +1042,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         xp = array_namespace(state["coef_t"])
         start_checked = not (xp.any(state["coef_t"]) or xp.any(state["intercept"]))
         steps_per_epoch = math.ceil(n_train / batch_size)
-        # The stopping rule waits n_iter_no_change epochs, and no fewer than
-        # n_iter_no_change * PATIENCE_STEPS steps: where an epoch is a step or
-        # two (small data), a score cannot move in a few of them.
-        patience = self.n_iter_no_change * max(
-            1, math.ceil(PATIENCE_STEPS / steps_per_epoch)
-        )
+        # The stopping rule waits n_iter_no_change epochs; with early stopping,
+        # no fewer than n_iter_no_change * PATIENCE_STEPS steps: where an epoch
+        # is a step or two (small data), the accuracy on a few dozen
+        # validation samples cannot move in a few of them.
+        patience = self.n_iter_no_change
+        if validation is not None:
+            patience *= max(1, math.ceil(PATIENCE_STEPS / steps_per_epoch))
         average_from, recent = self._averaging(streaming)
         best_coef, no_improvement, backtracks = None, 0, 0
         # Where this call started: the one point known to be good.

@@ -5,9 +5,11 @@ and stops by itself within a few seconds.
 """
 
 import errno
+import http.client
 import io
 import os
 import shutil
+import socket
 import threading
 import time
 import warnings
@@ -182,6 +184,26 @@ def test_a_trickle_before_the_body_is_cut_off_in_time(
     assert time.monotonic() - start < 10  # about 1 s for each file
     assert_array_equal(bunch.target, fake_fashion_mnist.arrays["test"][1])
     assert bad.requests == 2
+
+
+def test_a_slow_connection_is_not_a_stall(
+    fake_fashion_mnist, http_server, monkeypatch, home
+):
+    # Connecting is bounded per address by the socket's timeout (a dead IPv6
+    # route, then IPv4); the watch for 1 KiB per `timeout` starts once
+    # connected.
+    server = http_server(fake_fashion_mnist.folder)
+    connect = socket.create_connection
+
+    def slow_connect(*args, **kwargs):
+        time.sleep(1.5)
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(http.client.socket, "create_connection", slow_connect)
+    bunch = fetch_fashion_mnist(
+        subset="test", data_home=home, mirror=server.url, timeout=1
+    )
+    assert_array_equal(bunch.target, fake_fashion_mnist.arrays["test"][1])
 
 
 def test_a_body_cut_short_of_its_content_length_is_retried(
