@@ -2,6 +2,7 @@
 
 import contextlib
 import copy
+import functools
 import math
 import os
 import sys
@@ -161,6 +162,19 @@ def _warn(message, category):
     warnings.warn(message, category, stacklevel=level)
 
 
+def _underflow_to_zero(method):
+    """Run ``method`` with NumPy's underflow ignored: softmax tails and tiny
+    steps underflow to zero by design, also where the caller raises on
+    floating-point errors (``np.seterr(all="raise")``)."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        with np.errstate(under="ignore"):
+            return method(*args, **kwargs)
+
+    return wrapper
+
+
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     """Multinomial (softmax) logistic regression trained by minibatch SGD.
 
@@ -295,7 +309,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, ``{label: weight}``; "balanced" weighs classes
-        inversely to their frequency in ``y`` (in ``fit`` only). They multiply
+        inversely to their frequency in ``y``, counted with ``sample_weight``
+        as ``LogisticRegression`` does (in ``fit`` only). They multiply
         ``sample_weight``.
 
     warm_start : bool, default=False
@@ -514,6 +529,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     # ----------------------------------------------------------------- fitting
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @_underflow_to_zero
     def fit(self, X, y, sample_weight=None):
         """Fit the model by minibatch SGD over ``max_iter`` epochs.
 
@@ -537,6 +553,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return self._unchanged_on_error(self._fit, X, y, sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @_underflow_to_zero
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Run one epoch of SGD over the given samples.
 
@@ -658,7 +675,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         y_index = np.searchsorted(self.classes_, y)
         weights = self._sample_weights(X, y_index, sample_weight)
         state = getattr(self, "optimizer_state_", None)
-        rng = check_random_state(self.random_state) if state is None else state["rng"]
+        # A copy: a failed call must leave the stream's random state as it was.
+        rng = (
+            check_random_state(self.random_state)
+            if state is None
+            else copy.deepcopy(state["rng"])
+        )
         state = self._starting_state(
             X, rng, from_published=not first_call, continue_optimizer=True
         )
@@ -694,8 +716,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             to_numpy(sample_weight), y_index, dtype=np.float64
         )
         if self.class_weight is not None:
+            # "balanced" counts the classes with the sample weights, as
+            # LogisticRegression does: a weight of k is k copies of a sample.
             per_class = compute_class_weight(
-                self.class_weight, classes=self.classes_, y=self.classes_[y_index]
+                self.class_weight,
+                classes=self.classes_,
+                y=self.classes_[y_index],
+                sample_weight=None if sample_weight is None else weights,
             )
             weights = weights * per_class[y_index]
         if (weights < 0).any():
@@ -1096,6 +1123,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     start["coef_t"], alpha_l1, alpha_l2
                 )
                 floor = max(floor, mean_weight * start_loss + start_penalty)
+            if _diverged(objective, floor, streaming) and objective is not None:
+                # Minibatches in a fixed order (shuffle=False on rows grouped
+                # by class) each meet a model fitted to the ones before: their
+                # losses rise above the floor with no divergence. The
+                # objective of the weights themselves decides.
+                objective = mean_weight * _mean_loss(
+                    loss_function, X, y_index, step_weights, rows, state
+                ) + _optim.penalty_value(state["coef_t"], alpha_l1, alpha_l2)
             if _diverged(objective, floor, streaming):
                 backtracks += 1
                 _restore(state, start)
@@ -1295,6 +1330,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     # -------------------------------------------------------------- prediction
 
+    @_underflow_to_zero
     def decision_function(self, X):
         """Compute the logits (scores) of the samples.
 
@@ -1313,6 +1349,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         X = self._validated(X, "decision_function")
         with np.errstate(over="ignore", invalid="ignore"):
             scores = _scores(X, self.coef_, self.intercept_)
+            xp = array_namespace(scores)
+            broken = ~xp.all(xp.isfinite(scores), axis=1)
+            if xp.any(broken):  # overflow (inf - inf): redo from rescaled rows
+                product, size = _rescaled_product(X[broken], self.coef_)
+                intercept = xp.astype(self.intercept_, product.dtype)
+                scores[broken] = xp.astype(product * size + intercept, scores.dtype)
         if scores.shape[1] == 1:
             return array_namespace(scores).reshape(scores, (-1,))
         return scores
@@ -1338,6 +1380,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             logits[broken] = _limit_logits(X[broken], self.coef_, self.intercept_)
         return logits
 
+    @_underflow_to_zero
     def predict(self, X):
         """Predict the class of each sample.
 
@@ -1360,6 +1403,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             return self.classes_[to_numpy(best)]
         return xp.take(xp.asarray(self.classes_, device=device_of(logits)), best)
 
+    @_underflow_to_zero
     def predict_proba(self, X):
         """Estimate class probabilities, the softmax of the logits.
 
@@ -1381,6 +1425,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             return np.ascontiguousarray(proba)
         return proba
 
+    @_underflow_to_zero
     def predict_log_proba(self, X):
         """Compute the log of the class probabilities, stably.
 
@@ -1703,21 +1748,31 @@ def _as_logits(scores):
     return scores
 
 
-def _limit_logits(X, coef, intercept):
-    """Logits, up to a per-row constant, of rows whose scores overflow.
-
-    Each row is divided by its largest absolute value ``s`` (in float64, so a
-    float32 model's input cannot overflow on conversion), its scores are taken
-    and shifted so that the largest is 0, then multiplied back by ``s``. The
-    product only overflows to ``-inf`` towards classes of zero probability,
-    which the result floors at the dtype's most negative number.
-    """
+def _rescaled_product(X, coef):
+    """``(X / s) @ coef.T`` and ``s``, each row's largest absolute value, in
+    the widest float (a float32 model's input cannot overflow on conversion):
+    the scores of rows that overflow are ``s`` times the first."""
     xp, device = array_namespace(coef), device_of(coef)
     wide = widest_float(xp, device)
     X = xp.astype(X.toarray() if sp.issparse(X) else X, wide)
     size = xp.max(xp.abs(X), axis=1, keepdims=True)
     size = xp.where(size == 0, xp.ones_like(size), size)
-    reduced = _as_logits((X / size) @ xp.astype(coef.T, wide))
+    return (X / size) @ xp.astype(coef.T, wide), size
+
+
+def _limit_logits(X, coef, intercept):
+    """Logits, up to a per-row constant, of rows whose scores overflow.
+
+    The scores of each row divided by its largest absolute value ``s``
+    (:func:`_rescaled_product`) are shifted so that the largest is 0, then
+    multiplied back by ``s``. The product only overflows to ``-inf`` towards
+    classes of zero probability, which the result floors at the dtype's most
+    negative number.
+    """
+    xp = array_namespace(coef)
+    product, size = _rescaled_product(X, coef)
+    wide = product.dtype
+    reduced = _as_logits(product)
     reduced -= xp.max(reduced, axis=1, keepdims=True)
     with np.errstate(over="ignore"):
         logits = reduced * size + _as_logits(xp.astype(intercept[None, :], wide))

@@ -3,6 +3,7 @@
 Each test states what a user switching from LogisticRegression would notice.
 """
 
+import pickle
 import warnings
 
 import numpy as np
@@ -351,6 +352,12 @@ def test_probabilities_are_finite_for_every_finite_input(dtype, value):
     direction = X[100:101]
     far = clf.predict_proba(direction * (value / direction.max()))
     assert far.max() == 1 and far.argmax() == clf.predict(direction)[0]
+    # Scores are infinite beyond the range, never NaN (inf - inf); float64
+    # input on a float32 model overflows on conversion.
+    huge = direction * 1e300
+    scores = clf.decision_function(huge)
+    assert not np.isnan(scores).any()
+    assert scores.argmax() == clf.predict(huge)[0]
 
 
 def test_constant_features_and_identical_rows_give_the_class_frequencies():
@@ -603,6 +610,55 @@ def test_a_failed_fit_keeps_the_parameter_objects():
     assert clf.n_features_in_ == 4
 
 
+def test_a_failed_partial_fit_leaves_the_stream_as_it_was():
+    # Its random state included: the stream goes on as if it was never made.
+    X, y = load_digits(return_X_y=True)
+    classes = np.unique(y)
+    reference = SoftmaxRegression(eta0=0.01, random_state=0)
+    reference.partial_fit(X[:600], y[:600], classes=classes)
+    clf = pickle.loads(pickle.dumps(reference))
+    with pytest.raises(ValueError, match="diverged"):
+        clf.set_params(eta0=1e6).partial_fit(X[600:1200], y[600:1200])
+    clf.set_params(eta0=0.01)
+    for model in (reference, clf):
+        model.partial_fit(X[600:1200], y[600:1200])
+    assert_array_equal(clf.coef_, reference.coef_)
+
+
+def test_fits_and_predictions_ignore_underflow_raised_by_the_caller():
+    # Softmax tails and tiny steps underflow to zero by design, as in
+    # scikit-learn's estimators under np.seterr(all="raise").
+    X, y = load_digits(return_X_y=True)
+    with np.errstate(all="raise"):
+        for data in (X, sp.csr_matrix(X)):
+            clf = SoftmaxRegression(random_state=0).fit(data, y)
+            assert clf.score(data, y) > 0.95
+            assert np.isfinite(clf.predict_log_proba(data * 100)).all()
+        SoftmaxRegression(alpha=1e3).partial_fit(X, y, classes=np.unique(y))
+
+
+def test_rows_in_a_fixed_order_of_classes_still_train():
+    # shuffle=False on rows sorted by class: each minibatch meets a model
+    # fitted to the classes before, so the epoch's running loss is above the
+    # zero model's without any divergence ("eta0=0.03 is too large" before).
+    X, y = load_digits(return_X_y=True)
+    order = np.argsort(y, kind="stable")
+    clf = SoftmaxRegression(shuffle=False, batch_size=64, eta0=0.03)
+    assert clf.fit(X[order], y[order]).score(X, y) > 0.95
+
+
+def test_balanced_class_weights_count_the_sample_weights():
+    # As LogisticRegression: a sample of weight 3 is 3 copies of it.
+    X, y = load_iris(return_X_y=True)
+    weights = np.where(y == 0, 3, 1)
+    params = dict(class_weight="balanced", batch_size=1000, max_iter=500)
+    weighted = SoftmaxRegression(**params).fit(X, y, sample_weight=weights)
+    copies = SoftmaxRegression(**params).fit(
+        np.repeat(X, weights, axis=0), np.repeat(y, weights)
+    )
+    assert_allclose(weighted.coef_, copies.coef_, atol=1e-8)
+
+
 def test_warnings_point_at_the_caller():
     X, y = load_iris(return_X_y=True)
     with pytest.warns(ConvergenceWarning) as record:
@@ -673,13 +729,21 @@ def test_divergence_from_a_given_eta0_names_it():
 
 def test_auto_step_backs_off_where_the_curvature_is_underestimated():
     X, y = load_digits(return_X_y=True)
-    # A loss ten times steeper than the cross-entropy the step is sized for.
+    # A loss of curvature 10,000 times the cross-entropy's, for which the step
+    # is sized (ten times steeper does not diverge: it saturates).
     steep = CrossEntropyLoss()
 
     class Steep(CrossEntropyLoss):
+        def loss(self, y_true, raw_prediction):
+            return steep.loss(y_true, 100 * raw_prediction)
+
+        def gradient(self, y_true, raw_prediction):
+            return 100 * steep.gradient(y_true, 100 * raw_prediction)
+
         def loss_gradient(self, y_true, raw_prediction):
-            loss, grad = steep.loss_gradient(y_true, 10 * raw_prediction)
-            return loss, 10 * grad
+            return self.loss(y_true, raw_prediction), self.gradient(
+                y_true, raw_prediction
+            )
 
     clf = SoftmaxRegression(loss=Steep(), random_state=0).fit(X, y)
     assert clf.optimizer_state_["eta_factor"] < 1  # backed off, then trained
