@@ -804,7 +804,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 " training needs finite ones. Set warm_start=False to start"
                 " afresh."
             )
-        coef_t, intercept = self._multinomial_from_published(dtype)
+        coef_t, intercept = _multinomial(coef, intercept, dtype)
         old = getattr(self, "optimizer_state_", None)
         state = _optim.new_state(coef_t, intercept, rng)
         if continue_optimizer and old is not None:
@@ -819,20 +819,6 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     state["average_intercept"] = copy_of(old["average_intercept"])
                     state["n_averaged"] = old["n_averaged"]
         return state
-
-    def _multinomial_from_published(self, dtype):
-        """(coef_t, intercept) with one column per class, from coef_/intercept_."""
-        coef, intercept = self.coef_, self.intercept_
-        if isinstance(coef, (list, tuple)) or isinstance(intercept, (list, tuple)):
-            coef, intercept = np.asarray(coef), np.asarray(intercept)
-        xp = array_namespace(coef)
-        if coef.shape[0] == 1 and self.classes_.size == 2:
-            # Binary: the published row is w1 - w0; split it symmetrically.
-            coef_t = xp.stack([-0.5 * coef[0, :], 0.5 * coef[0, :]], axis=1)
-            intercept = xp.stack([-0.5 * intercept[0], 0.5 * intercept[0]])
-        else:
-            coef_t = coef.T
-        return xp.astype(coef_t, dtype), xp.astype(intercept, dtype)
 
     def _published_by(self, state):
         """Whether coef_ and intercept_ are what ``state`` published last."""
@@ -1516,6 +1502,19 @@ def _run_epoch(
     stepper.flush()
     loss_sum = float(loss_sum)
     return loss_sum if math.isfinite(loss_sum) else None
+
+
+def _multinomial(coef, intercept, dtype):
+    """(coef_t, intercept) with one column per class, as ``dtype``, from
+    published coefficients (checked): the binary row ``w1 - w0`` is split
+    symmetrically."""
+    xp = array_namespace(coef)
+    if coef.shape[0] == 1:
+        coef_t = xp.stack([-0.5 * coef[0, :], 0.5 * coef[0, :]], axis=1)
+        intercept = xp.stack([-0.5 * intercept[0], 0.5 * intercept[0]])
+    else:
+        coef_t = coef.T
+    return xp.astype(coef_t, dtype), xp.astype(intercept, dtype)
 
 
 def _warn_of_dominant_rows(X, rows, share, center, scale, weights):
