@@ -20,7 +20,7 @@ from numbers import Integral, Real
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from urllib.error import HTTPError, URLError
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit, urlunsplit
 from urllib.request import HTTPHandler, HTTPSHandler, build_opener, url2pathname
 
 import numpy as np
@@ -76,6 +76,9 @@ _MIRROR_HINT = (
 _MIN_BYTES_PER_TIMEOUT = 1024
 _STALE_SECONDS = 600
 _HEARTBEAT_SECONDS = 60
+# The longest `timeout` and `delay`: longer ones overflow the clocks of sockets,
+# threads or time.sleep (OverflowError), and a day is as good as for ever here.
+_MAX_SECONDS = 86_400
 _FILE_PREFIX = {"train": "train", "test": "t10k"}
 _N_SAMPLES = {"train": 60_000, "test": 10_000}
 
@@ -109,9 +112,9 @@ _SUBSETS = StrOptions({"train", "test", "all"})
         "return_X_y": ["boolean"],
         "as_frame": ["boolean"],
         "n_retries": [Interval(Integral, 0, None, closed="left")],
-        "delay": [Interval(Real, 0.0, None, closed="left")],
+        "delay": [Interval(Real, 0.0, _MAX_SECONDS, closed="both")],
         "mirror": [str, os.PathLike, None],
-        "timeout": [Interval(Real, 0.0, None, closed="neither")],
+        "timeout": [Interval(Real, 0.0, _MAX_SECONDS, closed="right")],
         "progress": ["boolean"],
     },
     prefer_skip_nested_validation=True,
@@ -146,9 +149,9 @@ def fetch_fashion_mnist(
 
     A mirror, given by `mirror` or the environment variable
     ``SKSOFTMAX_FASHION_MNIST_MIRROR``, is tried before the official hosts: a
-    base URL (``http://``, ``https://``, ``file://``) or a local folder holding
-    the four ``.gz`` files. Files from a mirror are checked against the same
-    SHA-256.
+    base URL (``http://``, ``https://``, ``file://``; a query, such as a
+    token, is kept) or a local folder holding the four ``.gz`` files. Files
+    from a mirror are checked against the same SHA-256.
 
     Each source is read with a timeout and cut off beyond the official file's
     size; a source that fails (unreachable, HTTP 4xx, stalled, too large, wrong
@@ -190,7 +193,7 @@ def fetch_fashion_mnist(
         wait.
 
     delay : float, default=1.0
-        Number of seconds between retries.
+        Number of seconds between retries, at most 86400 (a day).
 
     mirror : str or path-like, default=None
         A source tried before the official hosts: a base URL (``http://``,
@@ -201,7 +204,7 @@ def fetch_fashion_mnist(
     timeout : float, default=30.0
         Seconds to connect (to each address of a host), then a source that
         sends less than 1 KiB in `timeout` seconds is dropped as stalled: the
-        status line and the headers count too.
+        status line and the headers count too. At most 86400 (a day).
 
     progress : bool, default=False
         Whether to show the progress of downloads on standard error.
@@ -385,10 +388,13 @@ def _fetch_subset(subset, folder, download_if_missing, download):
             warnings.warn(
                 f"The cached Fashion-MNIST file {cache} is corrupted ({exc}); "
                 "rebuilding it.",
-                stacklevel=3,
+                # fetch_fashion_mnist, on any Python: a comprehension has a
+                # frame of its own only before 3.12, so a higher level lands
+                # in scikit-learn's validate_params on later ones.
+                stacklevel=2,
             )
     if not download_if_missing:
-        raise OSError("Data not found and `download_if_missing` is False")
+        raise OSError(f"Data not found and `download_if_missing` is False: no {cache}")
     _build_cache(subset, cache, download)
     # Read back what was written: the same arrays (writable) as later calls get.
     return _read_cache(cache, _N_SAMPLES[subset])
@@ -398,8 +404,10 @@ def _build_cache(subset, cache, download):
     """Download and parse the two files of `subset` into the `cache` file."""
     with _writing_to(cache.parent):
         cache.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_folders(cache.parent)
+        # Made last: a Ctrl-C between its making and the `with` below would
+        # leave it behind for as long as the traceback lives (in a notebook).
         temporary = TemporaryDirectory(dir=cache.parent, prefix=f".{subset}-")
-    _remove_stale_folders(cache.parent)
     # A private folder next to the cache: concurrent calls never share a
     # partial file, everything is removed on error, and os.replace is atomic
     # because both live on the same file system.
@@ -497,14 +505,24 @@ def _read_cache(path, n_samples):
     """Load and check a cache file of `n_samples` rows; any corruption is a ValueError.
 
     zipfile checks each member's CRC-32; a damaged zip or ``.npy`` header can
-    raise many kinds of errors inside NumPy, all of which mean "corrupted".
+    raise many kinds of errors inside NumPy, all of which mean "corrupted". A
+    file that cannot be opened (permission denied) is not corrupted: that is a
+    _CacheError.
     """
+    # Opened here: np.load would leak the file when it is not a valid zip.
     try:
-        # Opened here: np.load would leak the file when it is not a valid zip.
-        with open(path, "rb") as f, np.load(f) as npz:
-            data, target = npz["data"], npz["target"]
-    except Exception as exc:  # noqa: BLE001 - untrusted bytes, see above
-        raise ValueError(f"{type(exc).__name__}: {exc}") from exc
+        f = open(path, "rb")
+    except OSError as exc:
+        raise _CacheError(
+            f"Could not read the cached Fashion-MNIST file {path} ({exc}); check"
+            " its permissions, or choose another data_home."
+        ) from exc
+    with f:
+        try:
+            with np.load(f) as npz:
+                data, target = npz["data"], npz["target"]
+        except Exception as exc:  # noqa: BLE001 - untrusted bytes, see above
+            raise ValueError(f"{type(exc).__name__}: {exc}") from exc
     if not (
         data.dtype == target.dtype == np.uint8
         and data.shape == (n_samples, _N_FEATURES)
@@ -531,7 +549,7 @@ class _Downloader:
         # Resolved here, when a download is needed: a bad mirror setting does
         # not stop reading the cache.
         for base in _sources(self.mirror):
-            url = f"{base.rstrip('/')}/{filename}"
+            url = _file_url(base, filename)
             try:
                 return self._fetch(url, folder / filename)
             except _CacheError:
@@ -579,11 +597,11 @@ class _Downloader:
             raise _Hopeless(str(exc)) from exc
         except HTTPError as exc:
             if exc.code < 500:
-                raise _Hopeless(f"HTTP Error {exc.code}: {exc.reason}") from exc
+                raise _Hopeless(_reason(exc)) from exc
             raise
         except URLError as exc:
-            if isinstance(exc.reason, TimeoutError):
-                raise exc.reason from exc
+            if isinstance(exc.reason, TimeoutError):  # no answer: not a stall
+                raise _Hopeless(f"could not connect in {self.timeout} s") from exc
             # Unknown host, refused connection, missing local file: hopeless.
             raise _Hopeless(_reason(exc)) from exc
         cache_folder = path.parent.parent  # path is in a temporary folder there
@@ -616,9 +634,11 @@ class _Downloader:
                 )
         if digest.hexdigest() != _SHA256[filename]:
             path.unlink()
+            # The size tells an error page (a proxy's login...) from a damaged file.
+            got = "" if size == limit else f"; got {size} bytes, not {limit}"
             raise _Hopeless(
                 f"the SHA256 checksum of {filename} ({digest.hexdigest()}) differs"
-                f" from the official file's ({_SHA256[filename]})"
+                f" from the official file's ({_SHA256[filename]}){got}"
             )
         return path
 
@@ -628,7 +648,8 @@ class _Hopeless(OSError):  # noqa: N818 - an error that retrying cannot fix
 
 
 class _CacheError(OSError):
-    """Writing to the cache folder failed: not retried, nor blamed on a source."""
+    """Writing to the cache folder, or reading a cache file, failed: not retried,
+    nor blamed on a source."""
 
 
 class _Watchdog:
@@ -713,9 +734,13 @@ def _announced_size(response):
 
 
 def _reason(exc):
-    """A short reason for an error, without urllib's nesting."""
-    reason = exc.reason if isinstance(exc, URLError) else exc
-    return str(reason) or type(reason).__name__
+    """A short reason for an error, without urllib's nesting.
+
+    An HTTPError keeps its status ("HTTP Error 503: Service Unavailable").
+    """
+    if isinstance(exc, URLError) and not isinstance(exc, HTTPError):
+        exc = exc.reason
+    return str(exc) or type(exc).__name__
 
 
 def _show_progress(filename, size, total):
@@ -725,6 +750,12 @@ def _show_progress(filename, size, total):
         file=sys.stderr,
         flush=True,
     )
+
+
+def _file_url(base, filename):
+    """The URL of `filename` under the URL `base`, whose query (a token...) is kept."""
+    parts = urlsplit(base)
+    return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{filename}"))
 
 
 def _sources(mirror):

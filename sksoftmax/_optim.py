@@ -464,6 +464,7 @@ def batch_curvature(
     weights=None,
     probabilities=None,
     curvatures=None,
+    streaming=False,
 ):
     """The curvature that minibatch steps meet, in standardized coordinates.
 
@@ -482,7 +483,10 @@ def batch_curvature(
       rows and small for shared ones, weighs the amplification. The largest
       row is taken over every row for sparse X, where it is cheap and such
       rows are common, over the sampled minibatches for dense X. A single full
-      batch has no such rows: its eigenvalue covers them.
+      batch has no such rows: its eigenvalue covers them. A stream
+      (``streaming``) has them even where a chunk is one minibatch: momentum
+      carries its steps into the next chunks. A row's step is divided by
+      ``batch_size`` also in a short batch, which takes a shorter step.
 
     ``weights`` (one per sample, or None) weigh the rows, and
     ``probabilities`` (one per row, or None for uniform) draw the sampled
@@ -535,8 +539,8 @@ def batch_curvature(
             norms *= weights[rows]
         largest_row = float(norms.max())
     curvature = max(float(np.mean(estimates)), np.finfo(np.float64).tiny)
-    if size < rows.size:
-        row = largest_row / size
+    if size < rows.size or streaming:
+        row = largest_row / batch_size
         curvature = max(curvature, row * min(row / curvature, 1) / (1 - momentum))
     return curvature
 
@@ -692,14 +696,20 @@ class Stepper:
         alike: every sample moves the model alike, and an epoch takes exactly
         ``n_samples / batch_size`` steps' worth of penalty.
         """
-        state, xp = self.state, self.xp
-        coef_t, intercept = state["coef_t"], state["intercept"]
         Xb, point = self._batch
-        eta_share = eta * grad.shape[0] / self.batch_size
         # Scaling is cheaper on (n_samples, n_classes) than on the step.
         grad = grad * (-eta / self.batch_size)
         step = Xb.T @ grad  # serves a sparse X_b too
-        step_intercept = xp.sum(grad, axis=0)
+        step_intercept = self.xp.sum(grad, axis=0)
+        self.move(step, step_intercept, eta * grad.shape[0] / self.batch_size, point)
+
+    def move(self, step, step_intercept, eta_share, point):
+        """Take the step ``X_b.T @ G`` (``step``, a work array it overwrites)
+        and the column sums of ``G`` (``step_intercept``), where ``G`` is the
+        gradient at ``point`` times ``-eta / batch_size``; then the penalty's
+        proximal step of size ``eta_share``."""
+        state, xp = self.state, self.xp
+        coef_t, intercept = state["coef_t"], state["intercept"]
         if self.fit_intercept:  # the gradient on centred features, by BLAS
             # (np.dot: NumPy's matmul of an outer product is 3x slower)
             outer = np.dot if xp is np else xp.matmul

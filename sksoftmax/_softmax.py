@@ -207,7 +207,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
         The regularization term. Penalties are applied by their proximal
         operators after each gradient step, so their optimum is exact and L1
-        makes coefficients exactly zero.
+        makes coefficients exactly zero; ``fit`` ends with a full-batch
+        proximal step that finds most of the optimum's zeros, which minibatch
+        noise hides (full batches find all of them).
 
     alpha : float or "auto", default="auto"
         Multiplier of the penalty; non-negative. "auto" is the penalty of
@@ -632,7 +634,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         else:
             n_epochs = self.max_iter
         with _blas_threads(X, batch_size, classes.size):
-            self._set_up_optimizer(state, X, rows, weights, batch_size, n_train, False)
+            weights = self._set_up_optimizer(
+                state, X, rows, weights, batch_size, n_train, False
+            )
             history = self._new_history()
             self._train(X, y_index, weights, rows, state, history, n_epochs, validation)
         return self
@@ -689,12 +693,36 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         # alpha="auto" counts the samples trained on: an earlier fit's (not
         # its epochs'), then each chunk's.
         previous = getattr(self, "optimizer_state_", {})
-        n_seen = previous.get("n_samples", getattr(self, "t_", 0)) + X.shape[0]
+        n_before = previous.get("n_samples", getattr(self, "t_", 0))
+        if not first_call and not state["n_averaged"]:
+            self._seed_average(state, n_before / batch_size)
+        n_seen = n_before + X.shape[0]
         with _blas_threads(X, batch_size, self.classes_.size):
-            self._set_up_optimizer(state, X, rows, weights, batch_size, n_seen, True)
+            weights = self._set_up_optimizer(
+                state, X, rows, weights, batch_size, n_seen, True
+            )
             history = self._new_history() if first_call else self._history()
             self._train(X, y_index, weights, rows, state, history, 1, streaming=True)
         return self
+
+    def _seed_average(self, state, n_steps):
+        """Count the published model as the average of ``n_steps`` steps.
+
+        A stream that goes on from ``fit``'s model (or from ``coef_`` written
+        by the user) publishes an average of its iterates (``_averaging``);
+        begun afresh, that average would be the first few noisy steps of the
+        new chunk and undo the fitted model. Seeded with the steps of one pass
+        over the samples trained on (they count once, as for alpha="auto"),
+        it moves from the fitted model as the stream's samples outnumber
+        them: a stream of the same data refines the model, a changed one is
+        learned.
+        """
+        if self._averaging(streaming=True)[0] is None:
+            return  # iterates are published as they are
+        xp = array_namespace(state["coef_t"])
+        state["average_t"] = xp.asarray(state["coef_t"], copy=True)
+        state["average_intercept"] = xp.asarray(state["intercept"], copy=True)
+        state["n_averaged"] = max(1, math.ceil(n_steps))
 
     def _validate_X_y(self, X, y, reset):
         X, y = validate_data(
@@ -834,12 +862,23 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def _set_up_optimizer(
         self, state, X, rows, weights, batch_size, n_samples, streaming
     ):
-        """Moments, preconditioner, step size and penalty for this call."""
+        """Moments, preconditioner, step size and penalty for this call.
+
+        Returns the sample weights, made explicit where the unit weights of
+        this call are not the mean weight of all samples trained on.
+        """
         moments = _optim.feature_moments(X, rows, weights)
         previous = state["moments"]
         if previous is not None:  # (on the host, even if the model was moved)
             previous = {key: to_numpy(value) for key, value in previous.items()}
             moments = _optim.merge_moments(previous, moments)
+        # Weights enter the steps divided by their mean over every sample
+        # trained on, and alpha likewise: the same minimizer, a step size that
+        # does not depend on their scale, and chunks of a stream that weigh as
+        # their samples do (a chunk's own mean would give each chunk the same).
+        state["mean_weight"] = moments["weight"] / n_samples
+        if weights is None and state["mean_weight"] != 1:
+            weights = np.ones(X.shape[0])
         xp, device = array_namespace(X), device_of(X)
         dtype, host_dtype = state["coef_t"].dtype, _host_dtype(state["coef_t"])
         extreme = _optim.extreme_features(moments, host_dtype)
@@ -888,6 +927,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             weights=state["draw_weights"],
             probabilities=state["probabilities"],
             curvatures=curvatures,
+            streaming=streaming,
         )
         if previous is not None:  # partial_fit: the mean over the chunks seen
             share = 1 - previous["weight"] / moments["weight"]
@@ -895,6 +935,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         state["curvature"] = curvature
         state["batch_size"] = batch_size
         state["n_samples"] = n_samples
+        return weights
 
     def _set_up_sampling(self, state, X, rows, weights, centered, streaming):
         """How the epochs draw their rows: uniformly, or by importance.
@@ -912,7 +953,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         steps. Returns the rows' curvatures when computed for every row.
         """
         if weights is not None:
-            weights = weights / weights[rows].mean()
+            weights = weights / state["mean_weight"]
         state["probabilities"], state["draw_weights"] = None, weights
         if streaming:
             return None
@@ -1020,9 +1061,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         """
         loss_function = self._resolve_loss()
         n_train = rows.size
-        # Weights enter the steps divided by their mean, and alpha likewise: the
-        # same minimizer, and a step size that does not depend on their scale.
-        mean_weight = 1.0 if weights is None else float(weights[rows].mean())
+        mean_weight = state["mean_weight"]  # see _set_up_optimizer
         if mean_weight <= 0:
             raise ValueError(
                 "The training samples' weights are all zero: give some samples"
@@ -1178,6 +1217,18 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     ' learning_rate="cosine", which anneals within max_iter.',
                     ConvergenceWarning,
                 )
+        if alpha_l1 and best_coef is None and not (streaming or accelerated):
+            _polish_zeros(
+                state,
+                loss_function,
+                X,
+                y_index,
+                step_weights,
+                rows,
+                mean_weight,
+                alphas,
+                self.fit_intercept,
+            )
         # The weights after fit are not kept in optimizer_state_: no copy.
         coef, intercept = best_coef or self._publishable(state, copy=streaming)
         # Success: swap the new model in.
@@ -1470,16 +1521,15 @@ def _run_epoch(
     weights_order = None
     if weights is not None:
         weights_order = from_numpy(weights[order], xp, device, dtype)
-    # Targets are column-major like the losses' work arrays: mixing the two
-    # memory orders would slow every elementwise operation on them.
-    one_hot = xp.eye(coef_t.shape[1], dtype=dtype, device=device)
     loss_sum, loss_dtype = 0.0, widest_float(xp, device)
     # Overflow is detected from the losses and handled by the caller.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         batches = _minibatches(X, order, batch_size, dtype)
         for (batch, Xb), eta in zip(batches, etas, strict=True):
             m = Xb.shape[0]
-            Yb = xp.take(one_hot, y_order[batch], axis=1).T
+            # Column-major, like the losses' work arrays: mixing the two
+            # memory orders would slow every elementwise operation.
+            Yb = _one_hot(y_order[batch], coef_t.shape[1], dtype)
             raw = stepper.logits(Xb)
             sample_loss, grad = _loss_and_gradient(loss_function, Yb, raw)
             if weights_order is None:
@@ -1502,6 +1552,67 @@ def _run_epoch(
     stepper.flush()
     loss_sum = float(loss_sum)
     return loss_sum if math.isfinite(loss_sum) else None
+
+
+def _polish_zeros(
+    state, loss_function, X, y_index, weights, rows, mean_weight, alphas, fit_intercept
+):
+    """One proximal step on the full gradient from the model to publish, kept
+    if it does not raise the objective.
+
+    Minibatch noise pushes weights whose optimum is zero out of the L1
+    threshold at every step, so SGD's model has few exact zeros where the
+    optimum has many (7% against 88% on a problem with 10 informative
+    features of 100). A deterministic proximal step from it, as full-batch
+    training takes, sets them to zero and moves the others by a rounding.
+    ``weights`` are divided by ``mean_weight``, and ``alphas`` too.
+    """
+    averaged = state["n_averaged"] > 0
+    keys = ("average_t", "average_intercept") if averaged else ("coef_t", "intercept")
+    coef_t, intercept = state[keys[0]], state[keys[1]]
+    xp, device, dtype = array_namespace(coef_t), device_of(coef_t), coef_t.dtype
+    gradient_sum, intercept_sum, loss_sum = xp.zeros_like(coef_t), 0.0, 0.0
+    for chunk in _optim.row_chunks(rows.size, X.shape[1], xp is not np):
+        chunk_rows = rows[chunk]
+        Xc = _optim.take_rows(X, chunk_rows)
+        Xc = Xc.astype(dtype) if sp.issparse(Xc) else xp.astype(Xc, dtype)
+        raw = _scores(Xc, coef_t.T, intercept)
+        targets = _host_one_hot(y_index[chunk_rows], raw)
+        with np.errstate(all="ignore"):
+            loss, grad = _loss_and_gradient(loss_function, targets, raw)
+        if weights is not None:
+            chunk_weights = from_numpy(weights[chunk_rows], xp, device, dtype)
+            loss, grad = loss * chunk_weights, grad * chunk_weights[:, None]
+        loss_sum += float(xp.sum(loss))
+        gradient_sum += Xc.T @ grad
+        intercept_sum = intercept_sum + xp.sum(grad, axis=0)
+    penalty = functools.partial(
+        _optim.penalty_value,
+        alpha_l1=alphas["alpha_l1"] * mean_weight,
+        alpha_l2=alphas["alpha_l2"] * mean_weight,
+    )
+    before = mean_weight * loss_sum / rows.size + penalty(coef_t)
+    # The full-batch step of the "accelerated" steps, without momentum.
+    eta = _optim.ACCELERATED_STEP_SCALE / state["curvature"] * state["eta_factor"]
+    polished = {
+        **state,
+        "coef_t": coef_t,
+        "intercept": intercept,
+        "velocity_t": None,
+        "batch_size": rows.size,
+    }
+    stepper = _optim.Stepper(
+        polished, momentum=0.0, nesterov=True, fit_intercept=fit_intercept, **alphas
+    )
+    factor = -eta / rows.size
+    stepper.move(
+        gradient_sum * factor, intercept_sum * factor, eta, (coef_t, intercept)
+    )
+    after = mean_weight * _mean_loss(
+        loss_function, X, y_index, weights, rows, polished
+    ) + penalty(polished["coef_t"])
+    if after <= before:
+        state[keys[0]], state[keys[1]] = polished["coef_t"], polished["intercept"]
 
 
 def _multinomial(coef, intercept, dtype):
@@ -1601,7 +1712,7 @@ def _mean_loss(loss_function, X, y_index, weights, rows, weights_of):
     for chunk in _optim.row_chunks(rows.size, X.shape[1], on_device):
         chunk_rows = rows[chunk]
         raw = _scores(_optim.take_rows(X, chunk_rows), coef, intercept)
-        targets = _one_hot(y_index[chunk_rows], raw)
+        targets = _host_one_hot(y_index[chunk_rows], raw)
         with np.errstate(all="ignore"):
             losses = to_numpy(loss_function.loss(targets, raw)).astype(np.float64)
         if weights is not None:
@@ -1610,12 +1721,23 @@ def _mean_loss(loss_function, X, y_index, weights, rows, weights_of):
     return total / rows.size
 
 
-def _one_hot(y_index, raw):
+def _one_hot(labels, n_classes, dtype):
+    """Column-major one-hot targets, ``(labels.size, n_classes)`` of ``dtype``,
+    in the namespace and on the device of the integer array ``labels``."""
+    xp = array_namespace(labels)
+    if xp is np:  # a scatter: at 1,000 classes 15 times faster than a gather
+        targets = np.zeros((labels.size, n_classes), dtype=dtype, order="F")
+        targets[np.arange(labels.size), labels] = 1
+        return targets
+    classes = xp.arange(n_classes, device=device_of(labels))
+    return xp.astype(classes[:, None] == labels[None, :], dtype).T
+
+
+def _host_one_hot(y_index, raw):
     """One-hot targets of host labels, in the namespace, device and dtype of
     the logits ``raw``."""
-    xp, device = array_namespace(raw), device_of(raw)
-    eye = xp.eye(raw.shape[1], dtype=raw.dtype, device=device)
-    return xp.take(eye, from_numpy(y_index, xp, device), axis=0)
+    labels = from_numpy(y_index, array_namespace(raw), device_of(raw))
+    return _one_hot(labels, raw.shape[1], raw.dtype)
 
 
 _ITERATE = ("coef_t", "intercept", "average_t", "average_intercept")
@@ -1674,7 +1796,7 @@ def _loss_fault(loss_function, X, y_index, rows, state):
         return None
     with np.errstate(all="ignore"):
         loss, grad = _loss_and_gradient(
-            loss_function, _one_hot(y_index[head], raw), raw
+            loss_function, _host_one_hot(y_index[head], raw), raw
         )
     if xp.all(xp.isfinite(loss)) and xp.all(xp.isfinite(grad)):
         return None

@@ -181,6 +181,23 @@ def test_main_job_downloads_from_the_mirror_option(
     ]
 
 
+@needs_mirror_parameter
+def test_main_job_says_that_it_rebuilds_a_corrupted_cache(fake_fashion_mnist, tmp_path):
+    """The fetcher's warning is attributed to sksoftmax, whose warnings the main
+    job shows, on any Python: from 3.12, comprehensions have no frame of their
+    own, and a stack level counted through one pointed at scikit-learn's code."""
+    home = tmp_path / "home"
+    folder = fake_fashion_mnist.folder
+    fetch_fashion_mnist(subset="all", data_home=home, mirror=folder)
+    (home / "fashion_mnist" / "test.npz").write_text("junk")
+    args = ["--data-home", str(home), "--mirror", str(folder), "--quiet"]
+    with warnings.catch_warnings(record=True) as caught:
+        assert _cli.main([*args, "--max-iter", "1"]) == 0
+    (warning,) = caught
+    message = str(warning.message)
+    assert re.match(r"The cached .*test\.npz is corrupted .*rebuilding it", message)
+
+
 def test_sample_option_skips_the_fetch(capsys, monkeypatch):
     def fetch(**_):
         raise AssertionError("fetched despite --sample")

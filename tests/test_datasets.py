@@ -117,6 +117,12 @@ def test_download_if_missing_false(fake_fashion_mnist, monkeypatch, home):
         fetch_fashion_mnist(subset="all", data_home=home, download_if_missing=False)
 
 
+def test_download_if_missing_false_names_the_missing_file(home):
+    with pytest.raises(OSError, match=NO_DOWNLOAD) as excinfo:
+        fetch_fashion_mnist(subset="test", data_home=home, download_if_missing=False)
+    assert str(home / "fashion_mnist" / "test.npz") in str(excinfo.value)
+
+
 def test_retries_until_the_server_recovers(
     fake_fashion_mnist, http_server, monkeypatch, home
 ):

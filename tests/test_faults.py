@@ -14,11 +14,13 @@ import threading
 import time
 import warnings
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import FakeFashionMNIST, ThreadedServer
 from numpy.testing import assert_array_equal
+from sklearn.utils._param_validation import InvalidParameterError
 
 from sksoftmax import _datasets, fetch_fashion_mnist
 
@@ -53,6 +55,20 @@ class FaultServer(ThreadedServer):
                 deadline = time.monotonic() + limit_seconds
                 if fault == "404":
                     self.send_error(404)
+                    return
+                if fault == "503":  # come back tomorrow
+                    self.send_response(503)
+                    self.send_header("Retry-After", "86400")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if fault == "html":  # a proxy's login page, say
+                    body = b"<html><body>Please log in</body></html>"
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
                     return
                 if fault == "hang":  # accept, then never answer
                     while time.monotonic() < deadline:
@@ -276,6 +292,63 @@ def test_http_4xx_is_not_retried_and_the_error_names_each_source(
     assert not any(home.rglob("*.gz")) and not any(home.rglob("*.npz"))
 
 
+def test_http_5xx_is_retried_and_named_with_its_status(fault_server, home):
+    """Retried `delay` apart, not after the day that Retry-After asks for."""
+    busy = fault_server("503")
+    start = time.monotonic()
+    with pytest.warns(UserWarning, match=r"\(HTTP Error 503: ") as record:
+        with pytest.raises(OSError, match=r"gz: HTTP Error 503: Service Unavailable"):
+            fetch_fashion_mnist(
+                data_home=home, mirror=busy.url, n_retries=2, delay=0.01
+            )
+    assert time.monotonic() - start < 3
+    assert len(record) == 2 and busy.requests == 3
+
+
+def test_a_page_in_place_of_a_file_is_reported_as_such(fault_server, home):
+    """Such as a proxy's login page: the error says how little came."""
+    page = fault_server("html")
+    with pytest.raises(OSError, match=r"SHA256 checksum") as excinfo:
+        fetch_fashion_mnist(data_home=home, mirror=page.url)
+    assert "got 39 bytes, not 26421880" in str(excinfo.value)
+
+
+def test_a_connection_that_times_out_is_not_called_a_stall(monkeypatch, home):
+    """A host behind a firewall that drops packets: nothing was ever received."""
+
+    def timed_out(*args, **kwargs):
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(http.client.socket, "create_connection", timed_out)
+    with pytest.raises(OSError) as excinfo:
+        fetch_fashion_mnist(data_home=home, mirror=CLOSED_PORT, timeout=0.5)
+    message = str(excinfo.value)
+    url = f"{CLOSED_PORT}train-images-idx3-ubyte.gz"
+    assert f"{url}: could not connect in 0.5 s" in message
+    assert "stalled" not in message
+
+
+@pytest.mark.parametrize("option", ["timeout", "delay"])
+def test_a_wait_too_long_for_the_system_clocks_is_rejected(fault_server, home, option):
+    """Rather than an OverflowError from a socket, a thread or time.sleep."""
+    busy = fault_server("503")  # retried: `delay` is used too
+    with pytest.raises(InvalidParameterError, match=f"'{option}' parameter"):
+        fetch_fashion_mnist(data_home=home, mirror=busy.url, **{option: 1e10})
+
+
+@pytest.mark.parametrize("folder", ["fashion", "fashion/"])
+def test_a_mirror_url_with_a_query_keeps_it(
+    fake_fashion_mnist, http_server, tmp_path, home, folder
+):
+    """A signed or token-protected mirror: the file name goes in the path."""
+    shutil.copytree(fake_fashion_mnist.folder, tmp_path / "served" / "fashion")
+    server = http_server(tmp_path / "served")
+    mirror = f"{server.url}{folder}?token=abc"
+    bunch = fetch_fashion_mnist(subset="test", data_home=home, mirror=mirror)
+    assert_array_equal(bunch.target, fake_fashion_mnist.arrays["test"][1])
+    assert server.requests[0] == "/fashion/t10k-images-idx3-ubyte.gz?token=abc"
+
+
 def test_the_mirror_argument_goes_before_the_environment(
     fake_fashion_mnist, monkeypatch, home, tmp_path
 ):
@@ -358,6 +431,27 @@ def test_the_temporary_folder_of_a_live_call_is_kept(
     assert_array_equal(results[0].target, fake_fashion_mnist.arrays["test"][1])
 
 
+def test_an_interrupt_before_the_download_leaves_no_temporary_folder(
+    fake_fashion_mnist, monkeypatch, home
+):
+    """Ctrl-C while the folders of killed runs are looked for.
+
+    Checked while the traceback, which holds the call's frames, lives on, as a
+    notebook keeps it: the folder must not wait for the garbage collector.
+    """
+
+    def interrupt(folder):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_datasets, "_remove_stale_folders", interrupt)
+    with pytest.raises(KeyboardInterrupt) as excinfo:
+        fetch_fashion_mnist(
+            subset="test", data_home=home, mirror=fake_fashion_mnist.folder
+        )
+    assert excinfo.traceback  # the call's frames, and their locals, live on
+    assert os.listdir(home / "fashion_mnist") == []
+
+
 # ------------------------------------------------------------------ the cache
 
 
@@ -391,3 +485,32 @@ def test_an_empty_cache_is_rebuilt(fake_fashion_mnist, cache, home):
             subset="test", data_home=home, mirror=fake_fashion_mnist.folder
         )
     assert len(bunch.target) == len(fake_fashion_mnist.arrays["test"][1])
+
+
+@pytest.mark.parametrize("download_if_missing", [True, False])
+def test_an_unreadable_cache_is_not_called_corrupted(
+    fake_fashion_mnist, cache, monkeypatch, home, download_if_missing
+):
+    """Permission denied (say, in a data home shared between users) is named as
+    such: no warning of corruption, no download, and the cache is left alone."""
+    good = cache.read_bytes()
+
+    def open_(file, mode="r", *args, **kwargs):
+        if Path(file) == cache:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+        return open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(_datasets, "open", open_, raising=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(OSError) as excinfo:
+            fetch_fashion_mnist(
+                subset="test",
+                data_home=home,
+                mirror=fake_fashion_mnist.folder,
+                download_if_missing=download_if_missing,
+            )
+    denied = f"[Errno {errno.EACCES}] {os.strerror(errno.EACCES)}"
+    message = f"Could not read the cached Fashion-MNIST file {cache} ({denied}"
+    assert str(excinfo.value).startswith(message)
+    assert cache.read_bytes() == good
