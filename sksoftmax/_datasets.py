@@ -5,6 +5,7 @@ images of Zalando articles in ten classes. It is published under the MIT
 licence by Zalando SE: https://github.com/zalandoresearch/fashion-mnist
 """
 
+import base64
 import hashlib
 import http.client
 import os
@@ -20,8 +21,14 @@ from numbers import Integral, Real
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from urllib.error import HTTPError, URLError
-from urllib.parse import urlparse, urlsplit, urlunsplit
-from urllib.request import HTTPHandler, HTTPSHandler, build_opener, url2pathname
+from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
+from urllib.request import (
+    HTTPHandler,
+    HTTPSHandler,
+    Request,
+    build_opener,
+    url2pathname,
+)
 
 import numpy as np
 from sklearn.datasets import get_data_home
@@ -150,8 +157,9 @@ def fetch_fashion_mnist(
     A mirror, given by `mirror` or the environment variable
     ``SKSOFTMAX_FASHION_MNIST_MIRROR``, is tried before the official hosts: a
     base URL (``http://``, ``https://``, ``file://``; a query, such as a
-    token, is kept) or a local folder holding the four ``.gz`` files. Files
-    from a mirror are checked against the same SHA-256.
+    token, is kept; ``user:password@`` is sent as Basic authorization; both
+    are masked in messages) or a local folder holding the four ``.gz`` files.
+    Files from a mirror are checked against the same SHA-256.
 
     Each source is read with a timeout and cut off beyond the official file's
     size; a source that fails (unreachable, HTTP 4xx, stalled, too large, wrong
@@ -555,7 +563,7 @@ class _Downloader:
             except _CacheError:
                 raise
             except OSError as exc:
-                errors.append(f"  {url}: {exc}")
+                errors.append(f"  {_shown(url)}: {exc}")
         raise OSError(
             f"Could not download {filename}; tried:\n"
             + "\n".join(errors)
@@ -581,7 +589,7 @@ class _Downloader:
                 if attempt == self.n_retries:
                     raise OSError(_reason(exc)) from exc
                 warnings.warn(
-                    f"Retry downloading from url: {url} ({_reason(exc)})",
+                    f"Retry downloading from url: {_shown(url)} ({_reason(exc)})",
                     stacklevel=2,
                 )
                 time.sleep(self.delay)
@@ -592,7 +600,7 @@ class _Downloader:
         digest = hashlib.sha256()
         opener = build_opener(_WatchedHTTP(watchdog), _WatchedHTTPS(watchdog))
         try:
-            response = opener.open(url, timeout=self.timeout)
+            response = opener.open(_request(url), timeout=self.timeout)
         except (ValueError, http.client.InvalidURL) as exc:  # such as a bad port
             raise _Hopeless(str(exc)) from exc
         except HTTPError as exc:
@@ -756,6 +764,30 @@ def _file_url(base, filename):
     """The URL of `filename` under the URL `base`, whose query (a token...) is kept."""
     parts = urlsplit(base)
     return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{filename}"))
+
+
+def _request(url):
+    """A request for `url`, whose ``user:password@`` (which urllib would take
+    for part of the host name) goes in a Basic Authorization header that no
+    redirect forwards."""
+    parts = urlsplit(url)
+    credentials, at, host = parts.netloc.rpartition("@")
+    request = Request(urlunsplit(parts._replace(netloc=host)))
+    if at:
+        token = base64.b64encode(unquote(credentials).encode()).decode()
+        request.add_unredirected_header("Authorization", f"Basic {token}")
+    return request
+
+
+def _shown(url):
+    """`url` as messages show it: a password or a query (a token) is masked."""
+    parts = urlsplit(url)
+    user, at, host = parts.netloc.rpartition("@")
+    if ":" in user:
+        user = user.split(":", 1)[0] + ":***"
+    return urlunsplit(
+        parts._replace(netloc=user + at + host, query="***" if parts.query else "")
+    )
 
 
 def _sources(mirror):

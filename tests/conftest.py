@@ -90,7 +90,7 @@ class LoopbackServer(ThreadedServer):
     """
 
     def __init__(self, folder, fail_first=0, delay=0):
-        self.requests = []
+        self.requests, self.authorizations = [], []
         server = self
 
         class Handler(SimpleHTTPRequestHandler):
@@ -99,6 +99,7 @@ class LoopbackServer(ThreadedServer):
 
             def do_GET(self):
                 server.requests.append(self.path)
+                server.authorizations.append(self.headers.get("Authorization"))
                 time.sleep(delay)
                 if len(server.requests) <= fail_first:
                     self.send_error(503)

@@ -4,6 +4,7 @@ Every server here listens on 127.0.0.1, answers a bounded number of requests
 and stops by itself within a few seconds.
 """
 
+import base64
 import errno
 import http.client
 import io
@@ -290,6 +291,32 @@ def test_http_4xx_is_not_retried_and_the_error_names_each_source(
     assert f"Set mirror= or {MIRROR_ENV}" in message
     assert missing.requests == 1
     assert not any(home.rglob("*.gz")) and not any(home.rglob("*.npz"))
+
+
+def test_a_mirror_s_user_and_password_are_sent_as_basic_authorization(
+    fake_fashion_mnist, http_server, home
+):
+    server = http_server(fake_fashion_mnist.folder)
+    host = server.url.removeprefix("http://")
+    mirror = f"http://reader:p%40ss@{host}"  # a quoted "@" in the password
+    bunch = fetch_fashion_mnist(subset="test", data_home=home, mirror=mirror)
+    assert_array_equal(bunch.target, fake_fashion_mnist.arrays["test"][1])
+    expected = "Basic " + base64.b64encode(b"reader:p@ss").decode()
+    assert server.authorizations == [expected, expected]
+
+
+def test_messages_mask_the_mirror_s_password_and_token(fault_server, home):
+    """Errors and warnings end up in logs: no credentials in them."""
+    busy = fault_server("503")
+    host = busy.url.removeprefix("http://")
+    mirror = f"http://user:secret@{host}fashion?token=abc"
+    with pytest.warns(UserWarning) as record:
+        with pytest.raises(OSError) as excinfo:
+            fetch_fashion_mnist(data_home=home, mirror=mirror, n_retries=1, delay=0)
+    shown = f"http://user:***@{host}fashion/train-images-idx3-ubyte.gz?***"
+    for message in [str(excinfo.value), str(record[0].message)]:
+        assert shown in message
+        assert "secret" not in message and "abc" not in message
 
 
 def test_http_5xx_is_retried_and_named_with_its_status(fault_server, home):
