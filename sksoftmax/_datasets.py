@@ -520,6 +520,8 @@ def _read_cache(path, n_samples):
     # Opened here: np.load would leak the file when it is not a valid zip.
     try:
         f = open(path, "rb")
+    except FileNotFoundError as exc:  # removed since it was found: rebuilt
+        raise ValueError(str(exc)) from exc
     except OSError as exc:
         raise _CacheError(
             f"Could not read the cached Fashion-MNIST file {path} ({exc}); check"

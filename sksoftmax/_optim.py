@@ -602,6 +602,7 @@ def new_state(coef_t, intercept, rng):
         "curvature": None,
         "batch_size": None,
         "n_samples": 0,  # that alpha="auto" counts
+        "mean_weight": 1.0,  # over those samples; derived by each call
         "eta_factor": 1.0,  # lowered by backtracking and the "adaptive" schedule
         "steps": None,  # the kind of steps of this call, see SoftmaxRegression._steps
         "probabilities": None,  # of drawing each row, when not uniform
@@ -710,22 +711,24 @@ class Stepper:
         proximal step of size ``eta_share``."""
         state, xp = self.state, self.xp
         coef_t, intercept = state["coef_t"], state["intercept"]
-        if self.fit_intercept:  # the gradient on centred features, by BLAS
-            # (np.dot: NumPy's matmul of an outer product is 3x slower)
-            outer = np.dot if xp is np else xp.matmul
-            step -= outer(self.center[:, None], step_intercept[None, :])
-        step *= self.scale
         # Nesterov steps from the look-ahead point; the heavy ball from there
         # too, with the gradient taken at the weights themselves.
         start_t, start_intercept = point if self.nesterov else self._momentum_point()
+        new_t, intercept_change = proximal_gradient(
+            start_t,
+            step,
+            step_intercept,
+            eta_share,
+            center=self.center if self.fit_intercept else None,
+            scale=self.scale,
+            feature_scale=self.feature_scale,
+            alpha_l1=self.alpha_l1,
+            alpha_l2=self.alpha_l2,
+        )
         if self.fit_intercept:
-            new_intercept = start_intercept + step_intercept - self.center @ step
+            new_intercept = start_intercept + step_intercept + intercept_change
         else:
             new_intercept = xp.zeros_like(intercept)
-        new_t = step
-        new_t += start_t
-        if self.alpha_l1 or self.alpha_l2:
-            new_t, new_intercept = self._proximal(new_t, new_intercept, eta_share)
         if xp is np:  # the step's output is new; the velocity's buffer is reused
             np.subtract(new_t, coef_t, out=state["velocity_t"])
         else:
@@ -764,35 +767,65 @@ class Stepper:
             self.k += 1
         self.momentum = self.k / (self.k + 3)
 
-    def _proximal(self, coef_t, intercept, eta):
-        """The penalty's proximal operator at ``coef_t`` (a work array it may
-        overwrite): the new weights and intercepts.
-
-        In standardized coordinates each weight's step size is ``eta * scale``;
-        the intercepts of those coordinates are untouched, so the intercepts
-        here absorb ``center @ change``.
-        """
-        xp = self.xp
-        shrinking = None
-        if self.alpha_l2:  # the implicit step of the quadratic: a shrinking
-            shrinking = 1 + (eta * self.alpha_l2) * self.feature_scale
-        if not self.alpha_l1:  # a shrinking alone: its change is linear
-            if self.fit_intercept:
-                intercept = intercept + (self.center * (1 - 1 / shrinking)) @ coef_t
-            coef_t /= shrinking[:, None]
-            return coef_t, intercept
-        before = xp.asarray(coef_t, copy=True) if self.fit_intercept else None
-        # soft thresholding: exact zeros
-        coef_t = _soft_threshold(coef_t, (eta * self.alpha_l1) * self.scale)
-        if shrinking is not None:
-            coef_t /= shrinking[:, None]
-        if before is None:
-            return coef_t, intercept
-        before -= coef_t
-        return coef_t, intercept + self.center @ before
-
     def accumulate_average(self, recent=0):
         accumulate_average(self.state, recent)
+
+
+def proximal_gradient(
+    start_t,
+    step,
+    step_intercept,
+    eta,
+    *,
+    center,
+    scale,
+    feature_scale,
+    alpha_l1,
+    alpha_l2,
+):
+    """``prox(start_t + step)`` in the standardized metric: the new weights
+    (in ``step``'s array) and the change of the intercepts beyond
+    ``step_intercept``.
+
+    ``step`` (``X_b.T @ G``, a work array) and ``step_intercept`` (the column
+    sums of ``G``) come from a gradient ``G`` scaled by ``-eta`` over the
+    batch size. ``center`` (None without intercepts) centres the features,
+    ``scale`` (a weight's step size over ``eta``: per feature, as a column, or
+    per weight) scales the step, and ``feature_scale`` is one per feature.
+    Any block of features' rows gives its own rows and its share of the
+    intercepts' change.
+    """
+    xp = array_namespace(start_t)
+    if center is not None:  # the gradient on centred features, by BLAS
+        # (np.dot: NumPy's matmul of an outer product is 3x slower)
+        outer = np.dot if xp is np else xp.matmul
+        step -= outer(center[:, None], step_intercept[None, :])
+    step *= scale
+    change = None if center is None else -(center @ step)
+    new_t = step
+    new_t += start_t
+    if not (alpha_l1 or alpha_l2):
+        return new_t, change
+    # The penalty's proximal operator. In standardized coordinates each
+    # weight's step is eta * scale; the intercepts of those coordinates are
+    # untouched, so the intercepts here absorb center @ (its change).
+    shrinking = None
+    if alpha_l2:  # the implicit step of the quadratic: a shrinking
+        shrinking = 1 + (eta * alpha_l2) * feature_scale
+    if not alpha_l1:  # a shrinking alone: its change is linear
+        if center is not None:
+            change += (center * (1 - 1 / shrinking)) @ new_t
+        new_t /= shrinking[:, None]
+        return new_t, change
+    before = None if center is None else xp.asarray(new_t, copy=True)
+    # soft thresholding: exact zeros
+    new_t = _soft_threshold(new_t, (eta * alpha_l1) * scale)
+    if shrinking is not None:
+        new_t /= shrinking[:, None]
+    if before is not None:
+        before -= new_t
+        change += center @ before
+    return new_t, change
 
 
 class TouchedRowStepper:

@@ -60,9 +60,11 @@ def test_many_calls_do_not_freeze_the_step():
         assert clf.score(X, 9 - y) > 0.9, n_chunks
 
 
-def test_partial_fit_after_fit_still_learns():
+@pytest.mark.parametrize("average", [False, 10**7])
+def test_partial_fit_after_fit_still_learns(average):
+    # average=10**7: the iterates are published as they are, never an average.
     X, y = load_digits(return_X_y=True)
-    clf = SoftmaxRegression(random_state=0).fit(X, y)
+    clf = SoftmaxRegression(average=average, random_state=0).fit(X, y)
     flipped = 9 - y  # every label changes
     assert clf.score(X, flipped) < 0.05
     _stream(clf, X, flipped, 5, 3, None)
@@ -227,3 +229,19 @@ def test_partial_fit_after_fit_keeps_the_fitted_model():
     assert _scores(clf, X_test, y_test)[1] < fitted_loss + 0.1
     clf.partial_fit(X, y)  # and the data it was fitted on
     assert _scores(clf, X_test, y_test)[1] < fitted_loss + 0.1
+
+
+def test_a_stream_averaged_from_later_moves_before_its_average_starts():
+    # Until average=100_000 samples, each call publishes its last iterate: no
+    # average is seeded in the meantime (coef_ stayed the first chunk's).
+    X, y = make_classification(
+        n_samples=3000, n_features=10, n_informative=5, n_classes=3, random_state=0
+    )
+    clf = SoftmaxRegression(average=100_000, random_state=0)
+    published = []
+    for rows in np.array_split(np.arange(len(y)), 3):
+        clf.partial_fit(X[rows], y[rows], classes=range(3))
+        published.append(clf.coef_.copy())
+        assert_array_equal(clf.coef_[0], clf.optimizer_state_["coef_t"][:, 0])
+    assert not np.array_equal(published[0], published[1])
+    assert not np.array_equal(published[1], published[2])
