@@ -1567,7 +1567,7 @@ def _polish_zeros(
     state, loss_function, X, y_index, weights, rows, objective_of, alphas, fit_intercept
 ):
     """One proximal step on the full gradient from the model to publish, kept
-    if it does not raise the objective (``objective_of`` a snapshot).
+    if it does not raise the objective (``objective_of(snapshot)``).
 
     Minibatch noise pushes weights whose optimum is zero out of the L1
     threshold at every step, so SGD's model has few exact zeros where the
@@ -1752,11 +1752,12 @@ def _mean_loss(loss_function, X, y_index, weights, rows, weights_of):
 def _one_hot(labels, n_classes, dtype):
     """Column-major one-hot targets, ``(labels.size, n_classes)`` of ``dtype``,
     in the namespace and on the device of the integer array ``labels``."""
-    xp = array_namespace(labels)
-    if xp is np:  # a scatter: at 1,000 classes 15 times faster than a gather
+    if isinstance(labels, np.ndarray):  # a scatter: at 1,000 classes 15 times
+        # faster than a gather (and no array_namespace call in the hot loop)
         targets = np.zeros((labels.size, n_classes), dtype=dtype, order="F")
         targets[np.arange(labels.size), labels] = 1
         return targets
+    xp = array_namespace(labels)
     classes = xp.arange(n_classes, device=device_of(labels))
     return xp.astype(classes[:, None] == labels[None, :], dtype).T
 
