@@ -789,10 +789,12 @@ def proximal_gradient(
     ``step_intercept``.
 
     ``step`` (``X_b.T @ G``, a work array) and ``step_intercept`` (the column
-    sums of ``G``) come from a gradient ``G`` scaled by ``-eta`` over the
-    batch size. ``center`` (None without intercepts) centres the features,
-    ``scale`` (a weight's step size over ``eta``: per feature, as a column, or
-    per weight) scales the step, and ``feature_scale`` is one per feature.
+    sums of ``G``) come from a gradient ``G`` already scaled by minus the step
+    size over the batch size; ``eta`` is the penalty's step size (a short
+    batch's share of it). ``center`` (None without intercepts) centres the
+    features, ``scale`` (a weight's step size over ``eta``: per feature, as a
+    column, or per weight) scales the step, and ``feature_scale`` is one per
+    feature.
     Any block of features' rows gives its own rows and its share of the
     intercepts' change.
     """
