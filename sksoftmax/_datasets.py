@@ -816,5 +816,13 @@ def _mirror_url(mirror):
             f" {parsed.scheme!r}: give an http://, https:// or file:// URL, or a"
             " local folder."
         )
+    if parsed.scheme == "file" and parsed.netloc not in ("", "localhost"):
+        # urllib would read the local path and drop the host without a word.
+        raise ValueError(
+            f"The Fashion-MNIST mirror {mirror!r} names the host"
+            f" {parsed.netloc!r}: a file:// URL is read on this machine"
+            " (file:///path or file://localhost/path). Mount that host's folder"
+            " and give its local path, or serve it over http://."
+        )
     path = url2pathname(parsed.path) if parsed.scheme == "file" else mirror
     return Path(path).expanduser().resolve().as_uri()

@@ -386,6 +386,11 @@ def test_the_mirror_argument_goes_before_the_environment(
     assert_array_equal(bunch.target, fake_fashion_mnist.arrays["test"][1])
 
 
+def test_a_file_url_naming_another_host_is_refused(home):
+    with pytest.raises(ValueError, match="names the host 'fileserver'"):
+        fetch_fashion_mnist(data_home=home, mirror="file://fileserver/share/fashion")
+
+
 @pytest.mark.parametrize("mirror", ["ftp://example.org/fashion", "gopher://x/"])
 def test_an_unsupported_mirror_is_named(mirror, home):
     with pytest.raises(ValueError, match="unsupported scheme"):
