@@ -176,24 +176,30 @@ def test_chunks_weigh_as_their_sample_weights():
     # Chunks from two sources whose samples weigh 1 and 10: the stream's model
     # is the weighted one, as LogisticRegression's on all of it, not the
     # unweighted mean of the sources (each chunk's weights were divided by
-    # that chunk's mean: 0.50 where the weighted answer is 0.83).
-    rng = np.random.RandomState(0)
-    n = 4000
-    X_a, y_a = rng.randn(n, 5), (rng.rand(n) < 0.1).astype(int)
-    X_b, y_b = rng.randn(n, 5), (rng.rand(n) < 0.9).astype(int)
-    clf = SoftmaxRegression(random_state=0)
-    for start in range(0, n, 50):
-        rows = slice(start, start + 50)
-        clf.partial_fit(X_a[rows], y_a[rows], classes=[0, 1], sample_weight=np.ones(50))
-        clf.partial_fit(X_b[rows], y_b[rows], sample_weight=np.full(50, 10.0))
-    weights = np.repeat([1.0, 10.0], n)
-    expected = LogisticRegression().fit(
-        np.vstack([X_a, X_b]), np.concatenate([y_a, y_b]), sample_weight=weights
-    )
-    origin = np.zeros((1, 5))
-    assert_allclose(
-        clf.predict_proba(origin), expected.predict_proba(origin), atol=0.05
-    )
+    # that chunk's mean: 0.50 where the weighted answer is 0.83). One stream's
+    # answer scatters by about 0.05 (0.84 to 0.90 over seeds): its published
+    # average follows the last chunks, of one source each.
+    found, expected = [], []
+    for seed in range(5):
+        rng = np.random.RandomState(seed)
+        n = 4000
+        X_a, y_a = rng.randn(n, 5), (rng.rand(n) < 0.1).astype(int)
+        X_b, y_b = rng.randn(n, 5), (rng.rand(n) < 0.9).astype(int)
+        clf = SoftmaxRegression(random_state=seed)
+        for start in range(0, n, 50):
+            rows = slice(start, start + 50)
+            clf.partial_fit(
+                X_a[rows], y_a[rows], classes=[0, 1], sample_weight=np.ones(50)
+            )
+            clf.partial_fit(X_b[rows], y_b[rows], sample_weight=np.full(50, 10.0))
+        weights = np.repeat([1.0, 10.0], n)
+        weighted = LogisticRegression().fit(
+            np.vstack([X_a, X_b]), np.concatenate([y_a, y_b]), sample_weight=weights
+        )
+        origin = np.zeros((1, 5))
+        found.append(clf.predict_proba(origin)[0, 1])
+        expected.append(weighted.predict_proba(origin)[0, 1])
+    assert_allclose(np.mean(found), np.mean(expected), atol=0.05)
 
 
 @pytest.mark.parametrize("chunk_size", [10, 16])
