@@ -949,8 +949,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         or where drawing by importance allows a step at least IMPORTANCE_GAIN
         times as large. The sampling keeps every draw's curvature under twice
         the mean, and the preconditioner then only standardizes (no range
-        term). Both are measured on an even sample of the rows for dense X
-        without weights, as the step size is; on every row otherwise. Dense X
+        term). The skew, and the step of draws by importance (probed only
+        where some row's load is over twice the mean), are measured on an
+        even sample of the rows for dense X without weights, on every row
+        otherwise; the step of uniform draws on random minibatches. Dense X
         drawn by importance, or whose moments suggest rows far outside the
         others, is checked for rows that hold most of the variance
         (:func:`_warn_of_dominant_rows`), on every row, whatever the steps.
@@ -966,7 +968,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             momentum=self._momentum(state["steps"]),
             streaming=streaming,
         )
-        drawn = not streaming and state["steps"] != "accelerated" and self.shuffle
+        # One minibatch of every row draws nothing: its rows are taken once.
+        drawn = (
+            not streaming
+            and self.shuffle
+            and state["steps"] != "accelerated"
+            and batch_size < rows.size
+        )
         # Rows far outside the others are looked for in dense X (a sparse row
         # holds a few features' variance) where the data suggest them.
         suspect = (
@@ -1017,7 +1025,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             return probabilities, all_weights, curvature
 
         drawing = None
-        if drawn and not skewed and load.max() > 2 * load.mean():
+        # (The sample must hold more than a minibatch, or the probe would
+        # measure a full batch, without noise.)
+        probed = drawn and not skewed and batch_size < checked.size
+        if probed and load.max() > 2 * load.mean():
             # On a copy of the generator: uniform draws stay as they were.
             drawing = by_importance(checked, curvatures, copy.deepcopy(state["rng"]))
             skewed = curvature >= IMPORTANCE_GAIN * drawing[2]
