@@ -996,7 +996,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         )
         curvature = uniform(rng=state["rng"], curvatures=curvatures if every else None)
         load = curvatures if weights is None else curvatures * weights[checked]
-        skewed = drawn and load.max() > IMPORTANCE_SKEW * load.mean()
+        # Skewed rows are drawn by importance, whatever the step gained.
+        importance = drawn and load.max() > IMPORTANCE_SKEW * load.mean()
         # Drawn by importance: standardized features (no range term), and no
         # draw's load over twice the mean.
         dtype = _host_dtype(state["coef_t"])
@@ -1027,12 +1028,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         drawing = None
         # (The sample must hold more than a minibatch, or the probe would
         # measure a full batch, without noise.)
-        probed = drawn and not skewed and batch_size < checked.size
+        probed = drawn and not importance and batch_size < checked.size
         if probed and load.max() > 2 * load.mean():
             # On a copy of the generator: uniform draws stay as they were.
             drawing = by_importance(checked, curvatures, copy.deepcopy(state["rng"]))
-            skewed = curvature >= IMPORTANCE_GAIN * drawing[2]
-        if not (skewed or suspect):
+            importance = curvature >= IMPORTANCE_GAIN * drawing[2]
+        if not (importance or suspect):
             return curvature
         if not every:
             curvatures = _optim.row_curvatures(
@@ -1041,7 +1042,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if not sp.issparse(X):
             load = curvatures if weights is None else curvatures * weights[rows]
             _warn_of_dominant_rows(X, rows, load / load.sum(), center, scale, weights)
-        if not skewed:
+        if not importance:
             return curvature
         if drawing is None or not every:
             drawing = by_importance(rows, curvatures, state["rng"])
