@@ -754,12 +754,21 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if self.class_weight is not None:
             # "balanced" counts the classes with the sample weights, as
             # LogisticRegression does: a weight of k is k copies of a sample.
-            per_class = compute_class_weight(
-                self.class_weight,
-                classes=self.classes_,
-                y=self.classes_[y_index],
-                sample_weight=None if sample_weight is None else weights,
-            )
+            with np.errstate(divide="ignore"):  # a class of zero weight: below
+                per_class = compute_class_weight(
+                    self.class_weight,
+                    classes=self.classes_,
+                    y=self.classes_[y_index],
+                    sample_weight=None if sample_weight is None else weights,
+                )
+            weightless = self.classes_[~np.isfinite(per_class)]
+            if weightless.size:
+                raise ValueError(
+                    f'class_weight="balanced" cannot weigh classes'
+                    f" {weightless.tolist()}: all their samples have zero"
+                    " sample_weight. Give some of them a positive weight, or"
+                    " leave those samples out of y."
+                )
             weights = weights * per_class[y_index]
         if (weights < 0).any():
             raise ValueError(

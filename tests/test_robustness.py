@@ -656,6 +656,18 @@ def test_a_few_heavy_sample_weights_no_longer_freeze_the_others():
     assert clf.score(X, y) > 0.75
 
 
+def test_balanced_weights_of_a_class_without_weight_name_it():
+    # The class's balanced weight was infinite, its samples' weights NaN, and
+    # the error blamed the features' scales.
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = np.r_[np.zeros(30, int), np.ones(9, int), [2]]
+    weights = np.ones(40)
+    weights[-1] = 0
+    clf = SoftmaxRegression(class_weight="balanced")
+    with pytest.raises(ValueError, match=r"classes \[2\]: all their samples"):
+        clf.fit(X, y, sample_weight=weights)
+
+
 def test_one_minibatch_of_all_rows_is_never_drawn_by_importance():
     # With momentum given, a single minibatch of all rows takes momentum
     # steps; its rows, heavy-tailed here, were marked as drawn by importance
