@@ -1000,21 +1000,21 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if weights is None and not sp.issparse(X) and rows.size > SKEW_SAMPLE:
             checked = rows[np.linspace(0, rows.size - 1, SKEW_SAMPLE).astype(np.intp)]
         every = checked is rows
+
+        def loads(curvatures, rows):
+            return curvatures if weights is None else curvatures * weights[rows]
+
         curvatures = _optim.row_curvatures(
             X, checked, state["center"], state["scale"], self.fit_intercept
         )
         curvature = uniform(rng=state["rng"], curvatures=curvatures if every else None)
-        load = curvatures if weights is None else curvatures * weights[checked]
+        load = loads(curvatures, checked)
         # Skewed rows are drawn by importance, whatever the step gained.
         importance = drawn and load.max() > IMPORTANCE_SKEW * load.mean()
         # Drawn by importance: standardized features (no range term), and no
         # draw's load over twice the mean.
         dtype = _host_dtype(state["coef_t"])
         center, scale = _optim.preconditioner(state["moments"], None, centered, dtype)
-        curvatures = _optim.row_curvatures(
-            X, checked, center, scale, self.fit_intercept
-        )
-        load = curvatures if weights is None else curvatures * weights[checked]
 
         def by_importance(rows, curvatures, rng):
             """(probabilities, draw weights over X's rows, curvature)."""
@@ -1038,18 +1038,24 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         # (The sample must hold more than a minibatch, or the probe would
         # measure a full batch, without noise.)
         probed = drawn and not importance and batch_size < checked.size
-        if probed and load.max() > 2 * load.mean():
-            # On a copy of the generator: uniform draws stay as they were.
-            drawing = by_importance(checked, curvatures, copy.deepcopy(state["rng"]))
-            importance = curvature >= IMPORTANCE_GAIN * drawing[2]
+        if probed:
+            curvatures = _optim.row_curvatures(
+                X, checked, center, scale, self.fit_intercept
+            )
+            load = loads(curvatures, checked)
+            if load.max() > 2 * load.mean():
+                # On a copy of the generator: uniform draws stay as they were.
+                rng = copy.deepcopy(state["rng"])
+                drawing = by_importance(checked, curvatures, rng)
+                importance = curvature >= IMPORTANCE_GAIN * drawing[2]
         if not (importance or suspect):
             return curvature
-        if not every:
+        if not (probed and every):  # every row's, standardized
             curvatures = _optim.row_curvatures(
                 X, rows, center, scale, self.fit_intercept
             )
         if not sp.issparse(X):
-            load = curvatures if weights is None else curvatures * weights[rows]
+            load = loads(curvatures, rows)
             _warn_of_dominant_rows(X, rows, load / load.sum(), center, scale, weights)
         if not importance:
             return curvature
