@@ -9,7 +9,8 @@ coordinates, mapped back to the coordinates of X:
 - the step size is a constant over the curvature that minibatch steps meet
   (:func:`batch_curvature`), measured on a few random minibatches and on the
   rows' norms: it accounts for the batch size, correlated features, the
-  minibatches' noise and rows of rare features at once;
+  minibatches' noise and rows of rare features at once; for the
+  cross-entropy it is measured again at the weights (:func:`confidence`);
 - the penalties are applied by their proximal operators (shrinking, soft
   thresholding) after each gradient step, in the same metric, so their optimum
   is exact at any momentum and a large ``alpha`` can never make steps diverge.
@@ -440,6 +441,39 @@ def row_curvatures(X, rows, center, scale, fit_intercept):
     return norms + intercept
 
 
+def confidence(X, rows, coef_t, intercept):
+    """How far each row's cross-entropy curvature is below its bound of 1/2.
+
+    ``4 max_k p_k (1 - p_k)``, in [0, 1], at the weights ``coef_t`` and
+    ``intercept``: the curvature of the cross-entropy in the logits,
+    ``diag(p) - p p^T``, has its eigenvalues under ``2 max_k p_k (1 - p_k)``
+    (Gershgorin's discs), which is at most 1/2, the bound the step scale
+    assumes. Rows the model predicts with confidence barely curve the loss.
+    Returns a NumPy vector.
+    """
+    from sksoftmax._losses import softmax  # _losses builds on this module
+
+    factors = np.empty(rows.size)
+    if sp.issparse(X):
+        coef_t, intercept = to_numpy(coef_t), to_numpy(intercept)
+        parts = sparse_row_chunks(X, rows)
+    else:
+        xp = array_namespace(X)
+        parts = (
+            xp.astype(take_rows(X, rows[chunk]), coef_t.dtype)
+            for chunk in row_chunks(rows.size, X.shape[1], on_device=xp is not np)
+        )
+    start = 0
+    for part in parts:
+        proba = softmax(part @ coef_t + intercept)
+        xp = array_namespace(proba)
+        factors[start : start + part.shape[0]] = to_numpy(
+            4 * xp.max(proba * (1 - proba), axis=1)
+        )
+        start += part.shape[0]
+    return factors
+
+
 def importance_sampling(curvatures, weights):
     """Probabilities of drawing each row, and the weight of each draw.
 
@@ -471,6 +505,7 @@ def batch_curvature(
     probabilities=None,
     curvatures=None,
     streaming=False,
+    confidence=None,
 ):
     """The curvature that minibatch steps meet, in standardized coordinates.
 
@@ -508,7 +543,9 @@ def batch_curvature(
     ``probabilities`` (one per row, or None for uniform) draw the sampled
     minibatches, as the epochs will; ``curvatures`` are the rows' curvatures
     (:func:`row_curvatures`) when already computed. Centring and scaling stay
-    implicit, so a sparse X is never densified.
+    implicit, so a sparse X is never densified. ``confidence`` (a function of
+    rows, see :func:`confidence`, or None) weighs each row by how much the
+    loss still curves there, at the current weights.
     """
     size = min(batch_size, rows.size)
     n_batches = max(1, min(CURVATURE_BATCHES, rows.size // size))
@@ -530,15 +567,24 @@ def batch_curvature(
     root_scale = sample_scale**0.5
     intercept = 1.0 if fit_intercept else 0.0
     estimates, largest_row, total, squares = [], 0.0, 0.0, 0.0
+    # Every row of a sparse X, but for a measurement at the weights
+    # (``confidence``): it is repeated, and would cost a pass each time.
+    every_row = sp.issparse(X) and confidence is None
     for batch in batches:
         batch_weights = None if weights is None else weights[batch]
+        if confidence is not None:
+            factors = confidence(batch)
+            batch_weights = factors * (1.0 if batch_weights is None else batch_weights)
         if sp.issparse(X):
             sample = X[batch]
+            if not every_row:
+                norms = row_curvatures(X, batch, center, scale, fit_intercept)
         else:
             sample = xp.astype(take_rows(X, batch), wide)
             if batch_weights is not None:
                 batch_weights = from_numpy(batch_weights, xp, device, wide)
             norms = ((sample - sample_center) ** 2) @ sample_scale + intercept
+        if not every_row:
             if batch_weights is not None:
                 norms *= batch_weights
             largest_row = max(largest_row, float(xp.max(norms)))
@@ -549,7 +595,7 @@ def batch_curvature(
                 sample, sample_center, root_scale, intercept, rng, batch_weights
             )
         )
-    if sp.issparse(X):
+    if every_row:
         norms = curvatures
         if norms is None:
             norms = row_curvatures(X, rows, center, scale, fit_intercept)

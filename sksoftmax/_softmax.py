@@ -41,7 +41,7 @@ from sksoftmax._array_api import (
     to_numpy,
     widest_float,
 )
-from sksoftmax._losses import LOSSES, log_softmax, softmax
+from sksoftmax._losses import LOSSES, CrossEntropyLoss, log_softmax, softmax
 
 # max_iter="auto": at least this many epochs, and enough epochs for this many
 # optimizer steps, so that small datasets (a few minibatches) converge too.
@@ -50,6 +50,9 @@ AUTO_STEPS = 500
 # With early stopping, the stopping rule's patience is at least
 # n_iter_no_change times this many steps (see _train).
 PATIENCE_STEPS = 50
+# The cross-entropy's curvature is measured again at the weights once this many
+# steps have passed, then after twice as many, and so on.
+REMEASURE_STEPS = 100
 # Each time an epoch diverges with eta0="auto", the step is divided by this and
 # the epoch is run again from where it started, at most MAX_BACKTRACKS times.
 BACKTRACK_FACTOR = 4
@@ -283,9 +286,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         for data that are already standardized it is the usual step size).
         "auto" is ``2.4 / lambda``, where ``lambda`` is the largest eigenvalue
         of the standardized second-moment matrix of a minibatch (measured on a
-        few random minibatches): the curvature scale of the loss. With "auto",
-        an epoch whose objective grows is run again with a step 4 times
-        smaller; with a given ``eta0`` it raises an error instead.
+        few random minibatches): the curvature scale of the loss. With the
+        cross-entropy, ``fit`` measures it again at the weights as training
+        goes (see the user guide's "Step size"). With "auto", an epoch whose
+        objective grows is run again with a step 4 times smaller; with a
+        given ``eta0`` it raises an error instead.
 
     power_t : float, default=0.5
         Exponent of the ``"invscaling"`` schedule.
@@ -1186,12 +1191,26 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             patience *= max(1, math.ceil(PATIENCE_STEPS / steps_per_epoch))
         average_from, recent = self._averaging(streaming)
         best_coef, no_improvement, backtracks = None, 0, 0
+        # The cross-entropy curves less where the model grows confident: its
+        # curvature is measured again at the weights at the start of an epoch,
+        # once REMEASURE_STEPS steps have passed, then twice as many, ... The
+        # first measurement bounds it everywhere, and stays for other losses
+        # (their curvature is unknown), full batches and streams.
+        local = (
+            not (streaming or accelerated)
+            and self.eta0 == "auto"
+            and type(loss_function) is CrossEntropyLoss
+        )
+        bound, unmeasured, interval = state["curvature"], 0, REMEASURE_STEPS
         # Where this call started: the one point known to be good.
         start, start_history = _snapshot(state), history
         history = copy.deepcopy(start_history)
         epoch = 0
         while epoch < n_epochs:
             start_time = time.perf_counter()
+            if local and unmeasured >= interval:
+                unmeasured, interval = 0, 2 * interval
+                state["curvature"] = self._local_curvature(state, X, rows)
             # The losses are taken along the epoch, from where it starts: the
             # penalty is taken there too (for a full batch, exactly).
             penalty = _optim.penalty_value(state["coef_t"], alpha_l1, alpha_l2)
@@ -1219,6 +1238,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 recent,
                 history,
             )
+            unmeasured += steps_per_epoch
             objective = None
             if loss_sum is not None:
                 objective = mean_weight * loss_sum / drawn + penalty
@@ -1247,6 +1267,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 )
                 # Start the call again with smaller steps.
                 state["eta_factor"] /= BACKTRACK_FACTOR
+                state["curvature"], unmeasured, interval = bound, 0, REMEASURE_STEPS
                 history = copy.deepcopy(start_history)
                 epoch, best_coef, no_improvement = 0, None, 0
                 continue
@@ -1304,6 +1325,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 alphas,
                 self.fit_intercept,
             )
+        state["curvature"] = bound  # where a further call starts
         # The weights after fit are not kept in optimizer_state_: no copy.
         coef, intercept = best_coef or self._publishable(state, copy=streaming)
         # Success: swap the new model in.
@@ -1312,6 +1334,27 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.optimizer_state_ = _kept(state, streaming)
         for name, value in history.items():
             setattr(self, name, value)
+
+    def _local_curvature(self, state, X, rows):
+        """The curvature that the steps meet at the weights (see _train)."""
+        return _optim.batch_curvature(
+            X,
+            rows,
+            state["center"],
+            state["scale"],
+            batch_size=state["batch_size"],
+            fit_intercept=self.fit_intercept,
+            momentum=self._momentum(state["steps"]),
+            rng=state["rng"],
+            weights=state["draw_weights"],
+            probabilities=state["probabilities"],
+            confidence=functools.partial(
+                _optim.confidence,
+                X,
+                coef_t=state["coef_t"],
+                intercept=state["intercept"],
+            ),
+        )
 
     def _steps(self, X, moments, batch_size, n_train, streaming):
         """Which steps a call takes: "accelerated", "touched rows" or "momentum".

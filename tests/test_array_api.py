@@ -218,7 +218,7 @@ class NumPyOnlyLoss(ArrayApiLoss):
 def test_a_user_loss_gets_its_namespace(namespace):
     xp, device = namespace
     X, y = classification(np.float64)
-    reference = SoftmaxRegression(random_state=0).fit(X, y)
+    reference = SoftmaxRegression(loss=ArrayApiLoss(), random_state=0).fit(X, y)
     model = SoftmaxRegression(loss=ArrayApiLoss(), random_state=0)
     model.fit(on(xp, device, X), y)
     assert_allclose(

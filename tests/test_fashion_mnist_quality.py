@@ -38,7 +38,10 @@ def test_defaults_reach_the_logistic_regression_optimum(fashion, pixels, seed):
 
 @pytest.mark.parametrize("n_chunks", [10, 50, 200])
 def test_streaming_with_the_defaults_reaches_fit(fashion, n_chunks):
-    # No horizon to set: 2 passes reach the optimum's neighbourhood, 5 reach fit.
+    # No horizon to set: 2 passes reach the optimum's neighbourhood, 5 reach
+    # fit, within 0.01 of its log loss: fit measures the curvature again at
+    # the weights, a stream keeps its bound (200 chunks: 0.4512 against
+    # 0.4443; they were 0.004 apart before fit did).
     X, y, X_test, y_test = fashion
     fitted = SoftmaxRegression(random_state=0).fit(X, y)
     fit_accuracy = fitted.score(X_test, y_test)
@@ -55,4 +58,4 @@ def test_streaming_with_the_defaults_reaches_fit(fashion, n_chunks):
                 assert accuracy >= 0.840 and loss <= 0.465, (accuracy, loss)
             else:
                 assert accuracy >= fit_accuracy - 0.004, (accuracy, fit_accuracy)
-                assert loss <= fit_loss + 0.006, (loss, fit_loss)
+                assert loss <= fit_loss + 0.01, (loss, fit_loss)

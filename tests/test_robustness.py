@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
 from sklearn.datasets import (
     load_breast_cancer,
     load_digits,
@@ -547,14 +548,26 @@ def _heavy_tailed(n_samples=5000, seed=0):
 def test_heavy_tailed_raw_features_reach_logistic_regression():
     # The few rows of extreme values used to cap the step of all the others:
     # test accuracy 10 points below LogisticRegression's, silently. They are
-    # now drawn by importance: log loss 0.4053 against 0.4018 (5-fold), and
-    # accuracy 0.876 against 0.884 (0.885 with max_iter=100, at the optimum's
-    # log loss: these rows are many models' worth of accuracy apart).
+    # now drawn by importance: log loss 0.4029 against 0.4018 (5-fold, the
+    # mean over 5 seeds), and accuracy 0.877 against 0.884 (0.885 with
+    # max_iter=100, at the optimum's log loss: these rows are many models'
+    # worth of accuracy apart, and one seed's accuracy scatters by a point).
     X, y = _heavy_tailed()
-    accuracy, loss = _cross_validated(SoftmaxRegression(random_state=0), X, y)
+    accuracy, loss = _over_seeds(SoftmaxRegression(), X, y)
     lr_accuracy, lr_loss = _cross_validated(LogisticRegression(), X, y)
     assert accuracy >= lr_accuracy - 0.01
     assert loss <= lr_loss + 0.01
+
+
+def _over_seeds(estimator, X, y, seeds=range(5)):
+    """:func:`_cross_validated` (accuracy, log loss), the mean over seeds."""
+    return np.mean(
+        [
+            _cross_validated(clone(estimator).set_params(random_state=seed), X, y)
+            for seed in seeds
+        ],
+        axis=0,
+    )
 
 
 def _held_out_log_losses(X, y):
@@ -600,6 +613,44 @@ def test_heavy_tailed_row_norms_reach_logistic_regression():
     assert loss <= reference + 0.01
 
 
+def test_rows_of_activities_far_apart_reach_logistic_regression():
+    # Event counts of users whose activity is log-normal: the busiest rows set
+    # the step of all, and once the model is confident on them the loss barely
+    # curves there; the step stayed that small (test log loss 0.216 against
+    # 0.182). The curvature is now measured again at the weights: 0.186.
+    rng = np.random.RandomState(0)
+    activity = rng.lognormal(0, 1, 10_000)
+    y = rng.randint(0, 5, 10_000)
+    rates = (
+        rng.dirichlet(np.full(100, 0.5), 5) * 0.6 + rng.dirichlet(np.ones(100)) * 0.4
+    )
+    X = rng.poisson(activity[:, None] * 30 * rates[y]).astype(float)
+    loss, reference = _held_out_log_losses(X, y)
+    assert loss <= reference + 0.01
+
+
+def test_confidence_bounds_the_cross_entropy_curvature():
+    # The step follows 4 max_k p_k (1 - p_k) at the weights: it must bound
+    # twice the largest eigenvalue of the logits' curvature diag(p) - p p^T,
+    # exactly so for two classes.
+    rng = np.random.RandomState(0)
+    for n_classes in (2, 3, 10):
+        logits = rng.randn(200, n_classes) * rng.choice([0.1, 1, 10], (200, 1))
+        factors = _optim.confidence(
+            logits, np.arange(200), np.eye(n_classes), np.zeros(n_classes)
+        )
+        proba = np.exp(logits - logits.max(axis=1, keepdims=True))
+        proba /= proba.sum(axis=1, keepdims=True)
+        curvatures = np.linalg.eigvalsh(
+            np.einsum("ij,jk->ijk", proba, np.eye(n_classes))
+            - proba[:, :, None] * proba[:, None, :]
+        ).max(axis=1)
+        assert np.all(curvatures <= factors / 2 + 1e-12)
+        assert np.all(factors <= 1)
+        if n_classes == 2:
+            assert_allclose(curvatures, factors / 2, atol=1e-12)
+
+
 def _word_counts(n_samples, n_words=300, n_classes=10, seed=0):
     """Raw word counts of documents whose lengths are log-normal."""
     rng = np.random.default_rng(seed)
@@ -628,13 +679,12 @@ def test_raw_word_counts_come_close_to_logistic_regression():
 def test_balanced_class_weights_under_heavy_imbalance():
     # class_weight="balanced" on a 1:200 imbalance weighs the rare class 100
     # times the mean: the same mechanism, log loss 0.012 above
-    # LogisticRegression's before.
+    # LogisticRegression's before; 0.003 now (the mean over 5 seeds: one
+    # seed's scatters by 0.013).
     X, y = make_classification(
         10_000, 20, n_informative=5, weights=[0.995], flip_y=0, random_state=0
     )
-    _, loss = _cross_validated(
-        SoftmaxRegression(class_weight="balanced", random_state=0), X, y
-    )
+    _, loss = _over_seeds(SoftmaxRegression(class_weight="balanced"), X, y)
     _, lr_loss = _cross_validated(LogisticRegression(class_weight="balanced"), X, y)
     assert loss <= lr_loss + 0.005
 
