@@ -33,6 +33,7 @@ from sksoftmax._array_api import (
     to_numpy,
     widest_float,
 )
+from sksoftmax._losses import softmax
 
 # A step is STEP_SCALE over the curvature of a minibatch of standardized
 # features. With Nesterov momentum 0.9 a quadratic of curvature h is stable for
@@ -441,37 +442,22 @@ def row_curvatures(X, rows, center, scale, fit_intercept):
     return norms + intercept
 
 
-def confidence(X, rows, coef_t, intercept):
+def confidence(sample, coef_t, intercept):
     """How far each row's cross-entropy curvature is below its bound of 1/2.
 
-    ``4 max_k p_k (1 - p_k)``, in [0, 1], at the weights ``coef_t`` and
+    ``4 max_k p_k (1 - p_k)``, in [0, 1], for the rows ``sample`` (dense in
+    the weights' namespace, or sparse) at the weights ``coef_t`` and
     ``intercept``: the curvature of the cross-entropy in the logits,
     ``diag(p) - p p^T``, has its eigenvalues under ``2 max_k p_k (1 - p_k)``
     (Gershgorin's discs), which is at most 1/2, the bound the step scale
     assumes. Rows the model predicts with confidence barely curve the loss.
     Returns a NumPy vector.
     """
-    from sksoftmax._losses import softmax  # _losses builds on this module
-
-    factors = np.empty(rows.size)
-    if sp.issparse(X):
-        coef_t, intercept = to_numpy(coef_t), to_numpy(intercept)
-        parts = sparse_row_chunks(X, rows)
-    else:
-        xp = array_namespace(X)
-        parts = (
-            xp.astype(take_rows(X, rows[chunk]), coef_t.dtype)
-            for chunk in row_chunks(rows.size, X.shape[1], on_device=xp is not np)
-        )
-    start = 0
-    for part in parts:
-        proba = softmax(part @ coef_t + intercept)
-        xp = array_namespace(proba)
-        factors[start : start + part.shape[0]] = to_numpy(
-            4 * xp.max(proba * (1 - proba), axis=1)
-        )
-        start += part.shape[0]
-    return factors
+    xp = array_namespace(coef_t)
+    if not sp.issparse(sample):  # in the sample's (widest) float
+        coef_t, intercept = (xp.astype(v, sample.dtype) for v in (coef_t, intercept))
+    proba = softmax(sample @ coef_t + intercept)
+    return to_numpy(4 * xp.max(proba * (1 - proba), axis=1))
 
 
 def importance_sampling(curvatures, weights):
@@ -572,18 +558,20 @@ def batch_curvature(
     every_row = sp.issparse(X) and confidence is None
     for batch in batches:
         batch_weights = None if weights is None else weights[batch]
-        if confidence is not None:
-            factors = confidence(batch)
-            batch_weights = factors * (1.0 if batch_weights is None else batch_weights)
         if sp.issparse(X):
             sample = X[batch]
             if not every_row:
-                norms = row_curvatures(X, batch, center, scale, fit_intercept)
+                norms = row_curvatures(
+                    sample, np.arange(size), center, scale, fit_intercept
+                )
         else:
             sample = xp.astype(take_rows(X, batch), wide)
-            if batch_weights is not None:
-                batch_weights = from_numpy(batch_weights, xp, device, wide)
             norms = ((sample - sample_center) ** 2) @ sample_scale + intercept
+        if confidence is not None:
+            factors = confidence(sample)
+            batch_weights = factors * (1.0 if batch_weights is None else batch_weights)
+        if batch_weights is not None and not sp.issparse(X):
+            batch_weights = from_numpy(batch_weights, xp, device, wide)
         if not every_row:
             if batch_weights is not None:
                 norms *= batch_weights

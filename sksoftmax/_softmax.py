@@ -1349,10 +1349,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             weights=state["draw_weights"],
             probabilities=state["probabilities"],
             confidence=functools.partial(
-                _optim.confidence,
-                X,
-                coef_t=state["coef_t"],
-                intercept=state["intercept"],
+                _optim.confidence, coef_t=state["coef_t"], intercept=state["intercept"]
             ),
         )
 

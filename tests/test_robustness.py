@@ -636,9 +636,7 @@ def test_confidence_bounds_the_cross_entropy_curvature():
     rng = np.random.RandomState(0)
     for n_classes in (2, 3, 10):
         logits = rng.randn(200, n_classes) * rng.choice([0.1, 1, 10], (200, 1))
-        factors = _optim.confidence(
-            logits, np.arange(200), np.eye(n_classes), np.zeros(n_classes)
-        )
+        factors = _optim.confidence(logits, np.eye(n_classes), np.zeros(n_classes))
         proba = np.exp(logits - logits.max(axis=1, keepdims=True))
         proba /= proba.sum(axis=1, keepdims=True)
         curvatures = np.linalg.eigvalsh(
